@@ -1,0 +1,165 @@
+/**
+ * One reader per kind of config value. Each takes the raw string `pulumi.Config` stores (lists
+ * and maps arrive JSON-encoded) and throws a `ConfigError` that names the key and the accepted form.
+ */
+import * as ipaddr from "ipaddr.js";
+import { RawConfig } from "./types";
+
+export class ConfigError extends Error {
+    constructor(
+        readonly key: string,
+        readonly form: string,
+        got: string | undefined,
+    ) {
+        super(
+            got === undefined
+                ? `berth:${key} is required: ${form}`
+                : `berth:${key} must be ${form}, got ${JSON.stringify(got)}`,
+        );
+        this.name = "ConfigError";
+    }
+}
+
+function present(raw: RawConfig, key: string): string | undefined {
+    const v = raw[key];
+    return v === undefined || v === "" ? undefined : v;
+}
+
+export function string(raw: RawConfig, key: string, def: string): string {
+    return present(raw, key) ?? def;
+}
+
+export function optionalString(raw: RawConfig, key: string): string | undefined {
+    return present(raw, key);
+}
+
+export function pattern(raw: RawConfig, key: string, re: RegExp, form: string, def: string): string;
+export function pattern(raw: RawConfig, key: string, re: RegExp, form: string, def: undefined): string | undefined;
+export function pattern(raw: RawConfig, key: string, re: RegExp, form: string, def: string | undefined): string | undefined {
+    const v = present(raw, key);
+    if (v === undefined) return def;
+    if (!re.test(v)) throw new ConfigError(key, form, v);
+    return v;
+}
+
+function parseInteger(key: string, v: string, min: number, max: number | undefined): number {
+    const form = max === undefined ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(key, form, v);
+    const n = Number(v.trim());
+    if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) throw new ConfigError(key, form, v);
+    return n;
+}
+
+export function integer(raw: RawConfig, key: string, min: number, max: number, def: number): number {
+    const v = present(raw, key);
+    return v === undefined ? def : parseInteger(key, v, min, max);
+}
+
+export function requiredInteger(raw: RawConfig, key: string, min: number): number {
+    const v = present(raw, key);
+    if (v === undefined) {
+        throw new ConfigError(key, `an integer >= ${min} (pulumi config set ${key} ${min})`, undefined);
+    }
+    return parseInteger(key, v, min, undefined);
+}
+
+export function boolean(raw: RawConfig, key: string, def: boolean): boolean {
+    const v = present(raw, key);
+    if (v === undefined) return def;
+    if (v === "true") return true;
+    if (v === "false") return false;
+    throw new ConfigError(key, "true or false", v);
+}
+
+export function enumOf<T extends string>(raw: RawConfig, key: string, values: readonly T[], def: T): T {
+    const v = present(raw, key);
+    if (v === undefined) return def;
+    if (!(values as readonly string[]).includes(v)) {
+        throw new ConfigError(key, `one of ${values.map((x) => JSON.stringify(x)).join(", ")}`, v);
+    }
+    return v as T;
+}
+
+/** MySQL user and database names: plain identifiers, so they never need quoting anywhere. */
+export function identifier(raw: RawConfig, key: string, def: string, max: number): string {
+    return pattern(raw, key, new RegExp(`^[A-Za-z0-9_]{1,${max}}$`), `1-${max} letters, digits or '_'`, def);
+}
+
+function parseJson(key: string, v: string, form: string): unknown {
+    try {
+        return JSON.parse(v);
+    } catch {
+        throw new ConfigError(key, form, v);
+    }
+}
+
+/** A command: a JSON list of strings (exec form), or one string run by `sh -c`. */
+export function command(raw: RawConfig, key: string): string[] | undefined {
+    const v = present(raw, key);
+    if (v === undefined) return undefined;
+    const form = 'a list of strings such as ["npm", "run", "db:migrate"], or one shell command line';
+    if (!v.trimStart().startsWith("[")) return ["sh", "-c", v];
+    const list = parseJson(key, v, form);
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === "string" && x !== "")) {
+        throw new ConfigError(key, form, v);
+    }
+    return list as string[];
+}
+
+/** Extra plain environment for the app: a map of NAME to string. */
+export function envMap(raw: RawConfig, key: string, reserved: readonly string[]): Record<string, string> {
+    const v = present(raw, key);
+    if (v === undefined) return {};
+    const form = `a map of environment variable names to strings, such as {"RAILS_ENV": "production"}, without ${reserved.join(", ")}`;
+    const obj = parseJson(key, v, form);
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError(key, form, v);
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(obj as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || reserved.includes(name) || typeof value !== "string") {
+            throw new ConfigError(key, form, v);
+        }
+        out[name] = value;
+    }
+    return out;
+}
+
+const CIDR_FORM = 'a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"]';
+
+/** One CIDR, checked and canonical: "1.2.3.4/24" is refused in favour of "1.2.3.0/24". */
+export function parseCidr(key: string, text: string, allowPublic: boolean): string {
+    let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+        if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(text)) throw new Error("shape");
+        parsed = ipaddr.parseCIDR(text);
+    } catch {
+        throw new ConfigError(key, CIDR_FORM, text);
+    }
+    const [addr, prefix] = parsed;
+    const network =
+        addr.kind() === "ipv4"
+            ? ipaddr.IPv4.networkAddressFromCIDR(text).toString()
+            : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
+    const canonical = `${network}/${prefix}`;
+    if (network !== addr.toString()) {
+        throw new ConfigError(key, `CIDRs whose address is the network address (did you mean "${canonical}"?)`, text);
+    }
+    if (prefix === 0 && !allowPublic) {
+        throw new ConfigError(
+            key,
+            `CIDRs narrower than the whole internet: ${canonical} opens SSH and the Docker API to everyone (set berth:allowPublicAdmin true to allow it)`,
+            text,
+        );
+    }
+    return canonical;
+}
+
+/** `undefined` when unset: the operator's address is detected at run time instead. */
+export function cidrList(raw: RawConfig, key: string, allowPublic: boolean): string[] | undefined {
+    const v = present(raw, key);
+    if (v === undefined) return undefined;
+    const list = v.trimStart().startsWith("[") ? parseJson(key, v, CIDR_FORM) : [v];
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === "string")) {
+        throw new ConfigError(key, CIDR_FORM, v);
+    }
+    return [...new Set(list.map((c) => parseCidr(key, c as string, allowPublic)))];
+}

@@ -1,0 +1,67 @@
+/** The `berth:*` keys as `pulumi.Config` stores them: strings, with lists and maps JSON-encoded. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+/** The validated stack configuration. Secrets are not here: they stay `pulumi.Output` secrets. */
+export interface BerthConfig {
+    readonly project: string;
+    readonly stack: string;
+
+    /** The app version to run; bump it to roll out a new version. Required, >= 1. */
+    readonly appVersion: number;
+    /** Directory holding the app's Dockerfile, relative to the project. Default "./app". */
+    readonly appDir: string;
+    /** Port the app listens on inside its container ($PORT). Default 3000. */
+    readonly appPort: number;
+    /** Path answered with 200 only when the app can serve. Default "/up". */
+    readonly healthPath: string;
+    /** Seconds to wait for a new app container to turn healthy. Default 120. */
+    readonly healthTimeout: number;
+    /** Seconds an old app container gets to drain after SIGTERM. Default 30. */
+    readonly stopGraceSeconds: number;
+    /** The app container's command; default: the image's own CMD. */
+    readonly appCommand: readonly string[] | undefined;
+    /** Run once, on the first deployment. Default `npm run db:create`. */
+    readonly createCommand: readonly string[];
+    /** Run once per new version, before it starts. Default `npm run db:migrate`. */
+    readonly migrateCommand: readonly string[];
+    /** Shell command run inside the app container as its health check; default: a node probe of healthPath. */
+    readonly healthCheckCommand: string | undefined;
+    /** Extra plain (non-secret) environment for the app. Default {}. */
+    readonly appEnv: Readonly<Record<string, string>>;
+
+    /** EC2 instance type. Default "t3.small". */
+    readonly instanceType: string;
+    /** CPU architecture derived from the instance type. */
+    readonly architecture: "x86_64" | "arm64";
+    /** Name tag of the instance. Default "<project>-<stack>". */
+    readonly instanceName: string;
+    /** CIDRs allowed on 22 and 2376; undefined means "detect the operator's address". */
+    readonly adminCidrs: readonly string[] | undefined;
+    /** Whether 0.0.0.0/0 or ::/0 may appear in adminCidrs. Default false. */
+    readonly allowPublicAdmin: boolean;
+    /** OpenSSH public key added for the `core` user. */
+    readonly sshPublicKey: string | undefined;
+    /** Existing EC2 key pair name. */
+    readonly keyName: string | undefined;
+    /** Root volume size in GiB. Default 20. */
+    readonly rootVolumeSize: number;
+    /** Data volume size in GiB. Default 10. */
+    readonly dataVolumeSize: number;
+    /** Availability zone; default: the subnet's, or the region's first. */
+    readonly availabilityZone: string | undefined;
+    /** Subnet to launch in; default: the default VPC's subnet in the zone. */
+    readonly subnetId: string | undefined;
+    /** Pin a specific AMI instead of the Flatcar stable lookup. */
+    readonly amiId: string | undefined;
+    /** Flatcar update strategy: "reboot" (in the maintenance window) or "off". Default "reboot". */
+    readonly updateStrategy: "reboot" | "off";
+
+    /** MySQL image. Default "mysql:8.4". */
+    readonly mysqlImage: string;
+    /** nginx image. Default: a pinned official image. */
+    readonly nginxImage: string;
+    /** MySQL user for the app. Default "app". */
+    readonly mysqlUser: string;
+    /** MySQL database for the app. Default "app". */
+    readonly mysqlDatabase: string;
+}

@@ -1,0 +1,154 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { renderCloudConfig } from "../../cloud-config";
+import { DockerTls } from "../tls";
+import { ingressRules } from "./rules";
+import { flatcarAmiId, placement } from "./lookups";
+
+export interface HostArgs {
+    /** EC2 instance type, e.g. "t3.small". */
+    instanceType: string;
+    /** CPU architecture of the instance type (selects the AMI). */
+    architecture: "x86_64" | "arm64";
+    /** Name tag of the instance and prefix of the other Name tags. */
+    instanceName: string;
+    /** CIDRs allowed on SSH and the Docker API. */
+    adminCidrs: readonly string[];
+    /** OpenSSH public key for the `core` user (optional). */
+    sshPublicKey?: string;
+    /** Existing EC2 key pair (optional). */
+    keyName?: string;
+    /** Root volume size in GiB. */
+    rootVolumeSize: number;
+    /** Data volume size in GiB. */
+    dataVolumeSize: number;
+    /** Availability zone; default: the subnet's, or the region's first available one. */
+    availabilityZone?: string;
+    /** Subnet; default: the default VPC's default subnet in the zone. */
+    subnetId?: string;
+    /** Pinned AMI; default: the newest Flatcar stable at first deployment. */
+    amiId?: string;
+    /** Flatcar update strategy. */
+    updateStrategy: "reboot" | "off";
+}
+
+/**
+ * The hardened Flatcar host: security group, elastic IP, data volume, TLS material and the
+ * instance, set up by cloud-config to serve the Docker API over mutual TLS only.
+ */
+export class Host extends pulumi.ComponentResource {
+    public readonly publicIp: pulumi.Output<string>;
+    public readonly publicDns: pulumi.Output<string>;
+    public readonly instanceId: pulumi.Output<string>;
+    public readonly dataVolumeId: pulumi.Output<string>;
+    public readonly tls: DockerTls;
+    /** Resources that must exist before the daemon can answer (attachment, address). */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("berth:infra:Host", name, {}, opts);
+        const child = { parent: this };
+        const tags = (suffix?: string) => ({ Name: suffix ? `${args.instanceName}-${suffix}` : args.instanceName, "berth:stack": pulumi.getStack() });
+        const where = placement(args, child);
+
+        const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
+            vpcId: where.vpcId,
+            description: `Berth host ${args.instanceName}: HTTP for all, SSH and Docker TLS for admins`,
+            tags: tags("sg"),
+        }, child);
+        for (const r of ingressRules(args.adminCidrs)) {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-in-${r.key}`, {
+                securityGroupId: sg.id,
+                ipProtocol: "tcp",
+                fromPort: r.port,
+                toPort: r.port,
+                ...(r.family === "ipv4" ? { cidrIpv4: r.cidr } : { cidrIpv6: r.cidr }),
+                description: r.description,
+            }, child);
+        }
+        for (const [family, cidr] of [["ipv4", "0.0.0.0/0"], ["ipv6", "::/0"]] as const) {
+            new aws.vpc.SecurityGroupEgressRule(`${name}-out-${family}`, {
+                securityGroupId: sg.id,
+                ipProtocol: "-1",
+                ...(family === "ipv4" ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
+                description: "Outbound: updates, image pulls",
+            }, child);
+        }
+
+        // Allocated before the instance so its address can go into the server certificate, and kept
+        // across stop/start and replacement.
+        const eip = new aws.ec2.Eip(`${name}-eip`, { domain: "vpc", tags: tags("eip") }, child);
+        this.tls = new DockerTls(`${name}-tls`, {
+            ipAddresses: [eip.publicIp],
+            dnsNames: [eip.publicDns],
+            commonName: args.instanceName,
+        }, child);
+
+        // The database lives here, never on the root disk: replacing the instance loses nothing, and
+        // `pulumi destroy` leaves a final snapshot.
+        const data = new aws.ebs.Volume(`${name}-data`, {
+            availabilityZone: where.availabilityZone,
+            size: args.dataVolumeSize,
+            type: "gp3",
+            encrypted: true,
+            finalSnapshot: true,
+            tags: tags("data"),
+        }, child);
+
+        const userData = pulumi.secret(
+            pulumi.all([this.tls.caCertPem, this.tls.serverCertPem, this.tls.serverKeyPem, data.id]).apply(([ca, cert, key, volumeId]) =>
+                renderCloudConfig({
+                    caCertPem: ca,
+                    serverCertPem: cert,
+                    serverKeyPem: key,
+                    dataVolumeId: volumeId,
+                    sshAuthorizedKeys: args.sshPublicKey ? [args.sshPublicKey] : [],
+                    updateStrategy: args.updateStrategy,
+                }),
+            ),
+        );
+
+        const instance = new aws.ec2.Instance(`${name}-instance`, {
+            ami: args.amiId ?? flatcarAmiId(args.architecture, child),
+            instanceType: args.instanceType,
+            subnetId: where.subnetId,
+            availabilityZone: where.availabilityZone,
+            vpcSecurityGroupIds: [sg.id],
+            keyName: args.keyName,
+            userData,
+            // Containers must not reach instance metadata (and its user data): IMDSv2 only, one hop.
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSize },
+            tags: tags(),
+            volumeTags: tags("root"),
+        }, {
+            ...child,
+            // Flatcar updates itself in place; a newer AMI in the lookup must not replace the host.
+            ignoreChanges: ["ami"],
+        });
+
+        const attachment = new aws.ec2.VolumeAttachment(`${name}-data-attachment`, {
+            instanceId: instance.id,
+            volumeId: data.id,
+            deviceName: "/dev/xvdf",
+            // Stop the host before detaching, so MySQL is shut down cleanly rather than cut off.
+            stopInstanceBeforeDetaching: true,
+        }, child);
+        const association = new aws.ec2.EipAssociation(`${name}-eip-association`, {
+            instanceId: instance.id,
+            allocationId: eip.allocationId,
+        }, child);
+
+        this.publicIp = eip.publicIp;
+        this.publicDns = eip.publicDns;
+        this.instanceId = instance.id;
+        this.dataVolumeId = data.id;
+        this.ready = [attachment, association];
+        this.registerOutputs({
+            publicIp: this.publicIp,
+            publicDns: this.publicDns,
+            instanceId: this.instanceId,
+            dataVolumeId: this.dataVolumeId,
+        });
+    }
+}

@@ -1,0 +1,46 @@
+import { spawn } from "child_process";
+import * as path from "path";
+import type { MockInput } from "./mocks";
+import type { ProgramResult, RecordedResource } from "./program-runner";
+
+export type { ProgramResult, RecordedResource } from "./program-runner";
+export type { MockInput } from "./mocks";
+
+const ROOT = path.resolve(__dirname, "../..");
+const MARKER = "@@berth-mock-result@@";
+
+/** A config that passes validation without network access. */
+export const BASE_CONFIG = { appVersion: 1, adminCidrs: ["198.51.100.7/32"] };
+
+/**
+ * Runs index.ts under mocks in a fresh process (so runs never share runtime state) and returns
+ * everything it declared.
+ */
+export function runProgram(input: MockInput): Promise<ProgramResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "program-runner.ts")], {
+            cwd: ROOT,
+            env: { ...process.env, BERTH_MOCK_INPUT: JSON.stringify(input) },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.on("close", (code) => {
+            const line = out.split("\n").find((l) => l.startsWith(MARKER));
+            if (!line) return reject(new Error(`program runner exited ${code} without a result:\n${err}\n${out}`));
+            resolve(JSON.parse(line.slice(MARKER.length)) as ProgramResult);
+        });
+    });
+}
+
+export function byType(result: ProgramResult, type: string): RecordedResource[] {
+    return result.resources.filter((r) => r.type === type);
+}
+
+export function one(result: ProgramResult, type: string, nameSuffix?: string): RecordedResource {
+    const found = byType(result, type).filter((r) => nameSuffix === undefined || r.name.endsWith(nameSuffix));
+    if (found.length !== 1) throw new Error(`expected one ${type}${nameSuffix ? ` named *${nameSuffix}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    return found[0];
+}
