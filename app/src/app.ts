@@ -1,0 +1,112 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { AppConfig } from "./config.js";
+import { ping, type Db } from "./db.js";
+import { htmlRoutes } from "./users/routes-html.js";
+import { jsonRoutes } from "./users/routes-json.js";
+import { layout } from "./views/layout.js";
+import { messagePage } from "./views/users.js";
+
+export const BODY_LIMIT = 64 * 1024;
+
+export interface AppDeps {
+  config: AppConfig;
+  db: Db;
+  logger: FastifyBaseLogger;
+}
+
+/** JSON for `.json` paths (as Rails' format suffix) or clients that ask for JSON and not HTML. */
+export function wantsJson(req: FastifyRequest): boolean {
+  const path = req.url.split("?", 1)[0] ?? "";
+  if (path.endsWith(".json")) return true;
+  const accept = req.headers.accept ?? "";
+  return accept.includes("application/json") && !accept.includes("text/html");
+}
+
+// What a client may be told about a 4xx; a 5xx is always the same generic sentence.
+function clientMessage(err: FastifyError, status: number): string {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return `Request body is too large (the limit is ${BODY_LIMIT / 1024} KiB)`;
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return "Malformed JSON body";
+    case "FST_CSRF_INVALID_TOKEN":
+    case "FST_CSRF_MISSING_SECRET":
+      return "Invalid or missing CSRF token: reload the form and try again";
+    default:
+      return status === 415 ? "Unsupported content type" : err.message;
+  }
+}
+
+export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, message: string, config: AppConfig) {
+  if (wantsJson(req)) return reply.code(status).send({ error: message });
+  const title = status === 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Request rejected";
+  return reply
+    .code(status)
+    .type("text/html; charset=utf-8")
+    .send(layout({ title, version: config.version, body: messagePage(title, message) }));
+}
+
+export async function buildApp({ config, db, logger }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    // One line per request from the onResponse hook below instead of fastify's two.
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    // nginx on the same Docker network (a private address) sets X-Forwarded-For.
+    trustProxy: ["loopback", "uniquelocal"],
+    requestIdHeader: "x-request-id",
+    // During a drain, a request that still arrives on an open keep-alive connection is
+    // served (with Connection: close) rather than answered 503: the proxy in front may
+    // have sent it just before it saw this instance go.
+    return503OnClosing: false,
+    // Longer than nginx's 60 s upstream keep-alive, so the proxy closes idle connections
+    // first and never sends a request into one this side is closing.
+    keepAliveTimeout: 65_000,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // A browser form can post text/plain cross-site; only JSON and (HTML scope) forms are bodies here.
+  app.removeContentTypeParser("text/plain");
+
+  app.addHook("onSend", async (_req, reply, payload) => {
+    reply.header("x-app-version", config.version);
+    return payload;
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const entry = {
+      reqId: req.id,
+      method: req.method,
+      url: req.url,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      remoteAddress: req.ip,
+    };
+    // Health checks every few seconds would drown the log; failures still show.
+    if (req.url === "/up" && reply.statusCode === 200) req.log.debug(entry, "request");
+    else req.log.info(entry, "request");
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, "request failed");
+    else req.log.info({ code: err.code, status }, `request rejected: ${err.message}`);
+    return sendError(req, reply, status, status >= 500 ? "Internal Server Error" : clientMessage(err, status), config);
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, 404, "Not found", config));
+
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/up",
+    handler: async (_req, reply) => {
+      const ok = await ping(db, config.healthTimeoutMs);
+      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "database unavailable", version: config.version });
+    },
+  });
+
+  await app.register(jsonRoutes, { db, config });
+  await app.register(htmlRoutes, { db, config });
+  return app;
+}

@@ -1,0 +1,28 @@
+import { pino, type Logger } from "pino";
+
+/**
+ * One JSON line per event on stdout. Redaction is a second fence: nothing logs
+ * credentials on purpose, but a logged request's cookie or authorization header
+ * (or a config object) must never leak them.
+ */
+export function createLogger(level: string, version: string): Logger {
+  return pino({
+    level,
+    base: { app: "berth-sample-app", version },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" rather than 30: readable in `docker logs` without a pino pretty-printer.
+    formatters: { level: (label) => ({ level: label }) },
+    redact: {
+      paths: [
+        "password",
+        "*.password",
+        "secretKeyBase",
+        "*.secretKeyBase",
+        "req.headers.cookie",
+        "req.headers.authorization",
+        'res.headers["set-cookie"]',
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
