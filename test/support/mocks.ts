@@ -16,10 +16,18 @@ export interface MockInput {
     amiId?: string;
     /** Commands (joined by spaces) whose one-shot container exits 1, with output on its logs. */
     failingCommands?: string[];
+    /** The elastic IP's address (default MOCK_IP); its public DNS name is derived from it as EC2 does. */
+    publicIp?: string;
 }
 
 export const MOCK_IP = "203.0.113.10";
 export const MOCK_DNS = "ec2-203-0-113-10.eu-west-1.compute.amazonaws.com";
+
+/** EC2's public DNS name for an IPv4 address in eu-west-1. */
+export function mockPublicDns(ip: string): string {
+    return `ec2-${ip.replace(/\./g, "-")}.eu-west-1.compute.amazonaws.com`;
+}
+
 export const DEFAULT_AMI = "ami-0aaaaaaaaaaaaaaa1";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -66,8 +74,10 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
             const tls = tlsState(args.type, inputs);
             if (tls) return { id: hexId("tls", args.name), state: tls };
             switch (args.type) {
-                case "aws:ec2/eip:Eip":
-                    return { id: "eipalloc-0abc", state: { ...inputs, publicIp: MOCK_IP, publicDns: MOCK_DNS, allocationId: "eipalloc-0abc" } };
+                case "aws:ec2/eip:Eip": {
+                    const ip = input.publicIp ?? MOCK_IP;
+                    return { id: "eipalloc-0abc", state: { ...inputs, publicIp: ip, publicDns: mockPublicDns(ip), allocationId: "eipalloc-0abc" } };
+                }
                 case "aws:ebs/volume:Volume":
                     return { id: hexId("vol", args.name), state: inputs };
                 case "aws:ec2/instance:Instance":
