@@ -1,11 +1,14 @@
 // Berth: one hardened Flatcar host on EC2, and the app shipped onto it over mutual TLS.
 // This file only composes; every decision lives in infra/ and cloud-config/.
+import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, resolveAdminCidrs } from "./infra/config";
 import { Host } from "./infra/host";
 import { DockerEndpoint } from "./infra/docker-endpoint";
+import { Deployment } from "./infra/deploy";
+import { operatorCommands } from "./infra/outputs";
 
 export = (async () => {
-    const { config } = loadConfig();
+    const { config, secrets } = loadConfig();
     const adminCidrs = await resolveAdminCidrs(config.adminCidrs);
 
     const host = new Host("host", { ...config, adminCidrs });
@@ -17,11 +20,22 @@ export = (async () => {
         triggers: [host.instanceId],
         after: host.ready,
     });
+    const app = new Deployment("berth", { ...config, ...secrets, provider: docker.provider });
 
+    const commands = operatorCommands({ stack: config.stack });
     return {
+        url: pulumi.interpolate`http://${host.publicDns}/`,
+        appVersion: config.appVersion,
+        appContainer: app.appContainer,
         publicIp: host.publicIp,
         publicDns: host.publicDns,
         dockerHost: docker.dockerHost,
-        sshCommand: host.publicIp.apply((ip) => `ssh core@${ip}`),
+        sshCommand: pulumi.interpolate`ssh core@${host.publicIp}`,
+        dockerContextCommand: commands.dockerContext,
+        logsCommand: pulumi.interpolate`${commands.docker} logs --follow ${app.appContainer}`,
+        execCommand: pulumi.interpolate`${commands.docker} exec -it ${app.appContainer} <command>`,
+        dockerCaCert: host.tls.caCertPem,
+        dockerClientCert: host.tls.clientCertPem,
+        dockerClientKey: host.tls.clientKeyPem,
     };
 })();

@@ -1,5 +1,7 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BerthConfig, parseConfig, SECRET_KEYS } from "./parse";
+import { BerthConfig, ConfigError, parseConfig, SECRET_KEYS } from "./parse";
 
 export * from "./parse";
 export { resolveAdminCidrs, detectPublicIp } from "./admin";
@@ -19,6 +21,9 @@ export function loadConfig(): { config: BerthConfig; secrets: BerthSecrets } {
         if (ns === "berth" && !(SECRET_KEYS as readonly string[]).includes(key)) raw[key] = v;
     }
     const config = parseConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+    if (!fs.existsSync(path.join(config.appDir, "Dockerfile"))) {
+        throw new ConfigError("appDir", "a directory holding the app's Dockerfile", config.appDir);
+    }
     const c = new pulumi.Config("berth");
     return {
         config,

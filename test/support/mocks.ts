@@ -84,6 +84,8 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     return { id: hexId("i", args.name), state: { ...inputs, publicIp: "198.51.100.99" } };
                 case "aws:ec2/securityGroup:SecurityGroup":
                     return { id: hexId("sg", args.name), state: inputs };
+                case "random:index/randomPassword:RandomPassword":
+                    return { id: `${args.name}-id`, state: { ...inputs, result: crypto.createHash("sha256").update(args.name).digest("hex").slice(0, Number(inputs.length)) } };
                 case "command:local:Command":
                     return { id: `${args.name}-id`, state: { ...inputs, stdout: "ok", stderr: "" } };
             }

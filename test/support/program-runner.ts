@@ -7,7 +7,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { getStore } from "@pulumi/pulumi/runtime/state";
+// Internal, untyped: the store holds the monitor that setMocks installed.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { getStore } = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { monitor: unknown } } };
 import { mocks, MockInput } from "./mocks";
 
 export const RESULT_MARKER = "@@berth-mock-result@@";

@@ -1,0 +1,135 @@
+/**
+ * Pure decisions of the deployment: names, environment, health checks, the image tag. Plain values
+ * in, plain values out; the component only wires them.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import dockerignore from "@balena/dockerignore";
+
+/** Network aliases: every app version answers to APP_ALIAS, so nginx reaches whichever runs. */
+export const APP_ALIAS = "app";
+export const MYSQL_ALIAS = "mysql";
+export const MYSQL_PORT = 3306;
+/** Where MySQL keeps its files on the host: the data volume. */
+export const MYSQL_HOST_DIR = "/opt/data/mysql";
+
+/** Seconds MySQL gets to shut InnoDB down cleanly before it is killed. */
+export const MYSQL_STOP_GRACE_SECONDS = 120;
+
+export interface AppEnvInput {
+    appVersion: number;
+    appPort: number;
+    mysqlUser: string;
+    mysqlDatabase: string;
+    mysqlPassword: string;
+    secretKeyBase: string;
+    appEnv: Readonly<Record<string, string>>;
+}
+
+/** The app contract's environment, as Docker `KEY=value` entries, in a stable order. */
+export function appEnvironment(i: AppEnvInput): string[] {
+    const env: Record<string, string> = {
+        ...i.appEnv,
+        PORT: String(i.appPort),
+        APP_VERSION: String(i.appVersion),
+        MYSQL_HOST: MYSQL_ALIAS,
+        MYSQL_PORT: String(MYSQL_PORT),
+        MYSQL_USER: i.mysqlUser,
+        MYSQL_PASSWORD: i.mysqlPassword,
+        MYSQL_DATABASE: i.mysqlDatabase,
+        SECRET_KEY_BASE: i.secretKeyBase,
+    };
+    return Object.keys(env)
+        .sort()
+        .map((k) => `${k}=${env[k]}`);
+}
+
+/** The official mysql image's initialisation variables. */
+export function mysqlEnvironment(i: { rootPassword: string; user: string; password: string; database: string }): string[] {
+    return [
+        `MYSQL_DATABASE=${i.database}`,
+        `MYSQL_PASSWORD=${i.password}`,
+        `MYSQL_ROOT_PASSWORD=${i.rootPassword}`,
+        `MYSQL_USER=${i.user}`,
+    ];
+}
+
+export interface HealthCheck {
+    tests: string[];
+    interval: string;
+    timeout: string;
+    retries: number;
+    startPeriod: string;
+}
+
+/**
+ * The app's health check: the given shell command, or else a probe of the health path with Node's
+ * own fetch (official Node images have no curl or wget).
+ */
+export function appHealthCheck(i: { appPort: number; healthPath: string; command?: string }): HealthCheck {
+    const url = `http://127.0.0.1:${i.appPort}${i.healthPath}`;
+    const tests = i.command
+        ? ["CMD-SHELL", i.command]
+        : ["CMD", "node", "-e", `fetch(${JSON.stringify(url)}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+    return { tests, interval: "5s", timeout: "4s", retries: 3, startPeriod: "30s" };
+}
+
+/** `mysqladmin ping` succeeds only once the server accepts TCP, i.e. after initialisation. */
+export function mysqlHealthCheck(): HealthCheck {
+    return {
+        tests: ["CMD-SHELL", `mysqladmin ping -h 127.0.0.1 -P ${MYSQL_PORT} --silent`],
+        interval: "5s",
+        timeout: "5s",
+        retries: 10,
+        startPeriod: "120s",
+    };
+}
+
+/** Docker platform of the instance, so the image is built for the host and not the laptop. */
+export function dockerPlatform(architecture: "x86_64" | "arm64"): string {
+    return architecture === "arm64" ? "linux/arm64" : "linux/amd64";
+}
+
+/**
+ * A digest of the build context as Docker sees it (.dockerignore applied): a change of code gives
+ * a new image tag, and so a new image, migrate step and app container, even at the same version.
+ */
+export function contextDigest(dir: string): string {
+    const ignoreFile = path.join(dir, ".dockerignore");
+    const ig = dockerignore({ ignorecase: false });
+    if (fs.existsSync(ignoreFile)) ig.add(fs.readFileSync(ignoreFile, "utf8").split(/\r?\n/));
+    const hash = crypto.createHash("sha256");
+    const walk = (rel: string) => {
+        const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+        for (const e of entries) {
+            const r = rel ? `${rel}/${e.name}` : e.name;
+            if (ig.ignores(r)) continue;
+            if (e.isDirectory()) walk(r);
+            else if (e.isFile()) {
+                const mode = fs.statSync(path.join(dir, r)).mode & 0o111 ? "x" : "-";
+                hash.update(`${r}\0${mode}\0`).update(fs.readFileSync(path.join(dir, r))).update("\0");
+            } else if (e.isSymbolicLink()) hash.update(`${r}\0l\0${fs.readlinkSync(path.join(dir, r))}\0`);
+        }
+    };
+    if (!fs.existsSync(path.join(dir, "Dockerfile"))) {
+        throw new Error(`berth:appDir must be a directory with a Dockerfile, got ${JSON.stringify(dir)}`);
+    }
+    walk("");
+    return hash.digest("hex");
+}
+
+/** The app image's tag: the version, then the context digest. */
+export function appImageName(stack: string, appVersion: number, digest: string): string {
+    return `berth-${stack.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}-app:v${appVersion}-${digest.slice(0, 12)}`;
+}
+
+/** The error a failed one-shot step raises: what ran, how it ended, its output, and what to do. */
+export function stepFailure(step: string, i: { container: string; exitCode: number; logs: string; urn: string }): string {
+    return [
+        `${step} failed: container ${i.container} exited with code ${i.exitCode}. Its output:`,
+        i.logs.trimEnd() || "(no output)",
+        "The running app version was not touched. Fix the cause and run `pulumi up` again;",
+        `to retry the same step unchanged: pulumi up --replace '${i.urn}'`,
+    ].join("\n");
+}
