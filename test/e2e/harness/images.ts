@@ -1,0 +1,105 @@
+// Images for the e2e suite: the real image when the engine has it or can pull it, otherwise a local
+// stand-in built from test/e2e/standins/<kind>/ on a debootstrapped Debian base (no registry needed).
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildBaseImage } from "./debian";
+import type { Engine } from "./engine";
+import { describeFailure, run } from "./proc";
+
+export type StandinKind = "mysql" | "nginx" | "node";
+
+export const STANDINS_DIR = path.resolve(__dirname, "../standins");
+const HASH_LABEL = "berth.standin.hash";
+
+/** Host files copied into the node stand-in: this machine's Node 20 and its npm. */
+const NODE_BINARY = "/usr/bin/node";
+const NPM_DIR = "/usr/lib/node_modules/npm";
+
+export interface EnsureImageOptions {
+  /** Bound for `docker pull`. Default: $BERTH_E2E_PULL_TIMEOUT_MS or 60 s. */
+  pullTimeoutMs?: number;
+}
+
+/**
+ * The image to run for `realName`: realName itself if present or pullable, else the stand-in of `kind`
+ * (built once, reused while its build files are unchanged). BERTH_E2E_STANDINS=always skips the real image.
+ */
+export async function ensureImage(engine: Engine, realName: string, kind: StandinKind, opts: EnsureImageOptions = {}): Promise<string> {
+  if (process.env.BERTH_E2E_STANDINS !== "always") {
+    if (await hasImage(engine, realName)) return realName;
+    if (await pullOnce(engine, realName, opts.pullTimeoutMs ?? (Number(process.env.BERTH_E2E_PULL_TIMEOUT_MS) || 60_000))) {
+      return realName;
+    }
+  }
+  return memo(builds, `${engine.host} ${kind}`, () => buildStandin(engine, kind));
+}
+
+const pulls = new Map<string, Promise<boolean>>();
+const builds = new Map<string, Promise<string>>();
+
+function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    // A failure is not cached: the next caller tries again.
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return p;
+}
+
+async function hasImage(engine: Engine, name: string): Promise<boolean> {
+  return (await engine.docker(["image", "inspect", "--format", "{{.Id}}", name], { timeoutMs: 30_000 })).code === 0;
+}
+
+/** One pull attempt per image and engine per process: without a registry it fails the same way each time. */
+function pullOnce(engine: Engine, name: string, timeoutMs: number): Promise<boolean> {
+  return memo(pulls, `${engine.host} ${name}`, async () => (await engine.docker(["pull", name], { timeoutMs })).code === 0);
+}
+
+async function buildStandin(engine: Engine, kind: StandinKind): Promise<string> {
+  const base = await buildBaseImage(engine);
+  const kindDir = path.join(STANDINS_DIR, kind);
+  const hash = createHash("sha256");
+  hash.update(`base ${base.id}\n`);
+  for (const file of (await fs.readdir(kindDir)).sort()) {
+    hash.update(`file ${file}\n`).update(await fs.readFile(path.join(kindDir, file))).update("\n");
+  }
+  if (kind === "node") hash.update(`payload ${await nodePayloadVersion()}\n`);
+  const key = hash.digest("hex").slice(0, 12);
+  const tag = `berth-standin/${kind}:${key}`;
+  if (await hasImage(engine, tag)) return tag;
+
+  const ctx = await fs.mkdtemp(path.join(os.tmpdir(), `berth-standin-${kind}-`));
+  try {
+    await fs.cp(kindDir, ctx, { recursive: true });
+    if (kind === "node") {
+      await fs.copyFile(NODE_BINARY, path.join(ctx, "node"));
+      await fs.cp(NPM_DIR, path.join(ctx, "npm"), { recursive: true, verbatimSymlinks: true });
+    }
+    // --network host: the build's apt-get reaches the Debian mirror the way the host does.
+    const args = ["build", "--network", "host", "--build-arg", `BASE=${base.tag}`, "--label", `${HASH_LABEL}=${key}`, "-t", tag, ctx];
+    const r = await engine.docker(args, { timeoutMs: 15 * 60_000 });
+    if (r.code !== 0) throw new Error(`building the ${kind} stand-in: ${describeFailure("docker", args, r)}`);
+  } finally {
+    await fs.rm(ctx, { recursive: true, force: true });
+  }
+  await removeOlderTags(engine, kind, tag);
+  return tag;
+}
+
+async function nodePayloadVersion(): Promise<string> {
+  const node = (await run(NODE_BINARY, ["--version"], { check: true })).stdout.trim();
+  const npm = JSON.parse(await fs.readFile(path.join(NPM_DIR, "package.json"), "utf8")) as { version: string };
+  return `node ${node} npm ${npm.version}`;
+}
+
+/** Stand-ins superseded by a change of their build files only take disk space. */
+async function removeOlderTags(engine: Engine, kind: StandinKind, keep: string): Promise<void> {
+  const ls = await engine.docker(["image", "ls", `berth-standin/${kind}`, "--format", "{{.Repository}}:{{.Tag}}"]);
+  const old = ls.stdout.split("\n").filter((t) => t && t !== keep);
+  // A tag still used by a container is kept by the engine; that is fine.
+  if (old.length) await engine.docker(["image", "rm", ...old]);
+}
