@@ -1,7 +1,7 @@
 // A Docker engine for the e2e suite: the one DOCKER_HOST points at when it answers, otherwise a private
 // dockerd (root only) kept in a stable directory so images built by one run serve the next.
 import { spawn } from "node:child_process";
-import { promises as fs, openSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
 import { run, RunOptions, RunResult, sleep, waitFor } from "./proc";
@@ -126,9 +126,7 @@ async function startDaemon(dir: string, host: string, extraArgs: string[], timeo
     "--exec-root", path.join(dir, "exec"),
     "--pidfile", path.join(dir, "pid"),
     "-H", host,
-    // No default docker0 bridge: the suite only uses user-defined networks (which still work), and a
-    // second daemon on the machine would otherwise share docker0 and hand out the same addresses.
-    "--bridge=none",
+    ...bridgeArgs(),
     ...extraArgs,
   ];
   const logPath = path.join(dir, "dockerd.log");
@@ -149,6 +147,15 @@ async function startDaemon(dir: string, host: string, extraArgs: string[], timeo
     const tail = (await fs.readFile(logPath, "utf8").catch(() => "")).trim().split("\n").slice(-15).join("\n");
     throw new Error(`${(e as Error).message}; ${logPath}:\n${tail}`);
   }
+}
+
+/**
+ * No default docker0 bridge when no other daemon has one: the suite only uses user-defined networks
+ * (they work without it), and two daemons sharing docker0 hand out the same addresses on it. But
+ * dockerd --bridge=none deletes an existing docker0, so beside a daemon that owns one we share it.
+ */
+function bridgeArgs(): string[] {
+  return existsSync("/sys/class/net/docker0") ? [] : ["--bridge=none"];
 }
 
 /** The pid in DIR/pid, if that process is a dockerd started with that very pid file: only those are ours to stop. */

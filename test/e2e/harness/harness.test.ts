@@ -7,9 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { mirrorFromSources } from "./debian";
-import { acquireEngineOrSkip, Engine } from "./engine";
+import { acquireEngine, acquireEngineOrSkip, defaultEngineDir, Engine } from "./engine";
 import { ensureImage } from "./images";
-import { waitFor } from "./proc";
+import { run, waitFor } from "./proc";
+import { dockerdTlsArgs, freePort, makeTestTls } from "./tls";
 
 test("mirrorFromSources picks the bookworm mirror of deb822 and one-line sources", () => {
   const deb822 = [
@@ -37,6 +38,13 @@ test("engine, images, mysql, nginx and node behave as the e2e suite needs", { ti
   });
   const docker = async (args: string[], timeoutMs = 120_000) => (await engine.docker(args, { check: true, timeoutMs })).stdout.trim();
   const container = (name: string) => (containers.push(`${prefix}-${name}`), `${prefix}-${name}`);
+  let published: string | undefined;
+  const getThroughNginx = () =>
+    waitFor("a 200 through nginx", 60_000, async () => {
+      const res = await fetch(`http://${published}/through-nginx`, { headers: { connection: "close" } });
+      const text = await res.text();
+      return res.status === 200 ? text : undefined;
+    });
 
   const mysql = await ensureImage(engine, "mysql:8.4", "mysql");
   const nginx = await ensureImage(engine, "nginx:1.27", "nginx");
@@ -97,14 +105,30 @@ test("engine, images, mysql, nginx and node behave as the e2e suite needs", { ti
     await docker(["cp", conf, `${web}:/etc/nginx/conf.d/default.conf`]);
     await docker(["start", web]);
 
-    const published = (await docker(["port", web, "80/tcp"])).split("\n").find((l) => l.startsWith("127.0.0.1:"));
+    published = (await docker(["port", web, "80/tcp"])).split("\n").find((l) => l.startsWith("127.0.0.1:"));
     assert.ok(published, "nginx's port 80 is published on 127.0.0.1");
-    const body = await waitFor("a 200 through nginx", 60_000, async () => {
-      const res = await fetch(`http://${published}/through-nginx`, { headers: { connection: "close" } });
-      const text = await res.text();
-      return res.status === 200 ? text : undefined;
-    });
-    assert.equal(body, "hello from /through-nginx");
+    assert.equal(await getThroughNginx(), "hello from /through-nginx");
+  });
+
+  await t.test("a second private daemon with extraArgs serves mutual TLS; the first keeps working", async (st) => {
+    if (process.getuid?.() !== 0) return st.skip("starting a private dockerd needs root");
+    const tls = await makeTestTls(path.join(tmp, "tls"));
+    const port = await freePort();
+    const second = await acquireEngine({ dir: `${defaultEngineDir()}-tls-selftest`, extraArgs: dockerdTlsArgs(tls, port) });
+    try {
+      assert.equal(second.kind, "private");
+      await second.docker(["version"], { check: true });
+      const tcp = { ...second.env, DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: tls.clientDir };
+      await run("docker", ["version"], { env: tcp, check: true, timeoutMs: 30_000 });
+      const ping = ["-sS", "--max-time", "10", "--cacert", tls.caCert, `https://127.0.0.1:${port}/_ping`];
+      const client = ["--cert", path.join(tls.clientDir, "cert.pem"), "--key", path.join(tls.clientDir, "key.pem")];
+      assert.equal((await run("curl", [...ping, ...client], { check: true })).stdout, "OK");
+      assert.notEqual((await run("curl", ping)).code, 0, "the daemon refuses a client without a certificate");
+    } finally {
+      await second.stop();
+    }
+    // Another daemon starting and stopping must leave the first one's bridge and forwarding rules alone.
+    assert.equal(await getThroughNginx(), "hello from /through-nginx");
   });
 });
 
