@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AppConfig } from "./config.js";
 import { ping, type Db } from "./db.js";
 import { htmlRoutes } from "./users/routes-html.js";
@@ -51,7 +51,7 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   const app = Fastify({
     loggerInstance: logger,
     // One line per request from the onResponse hook below instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // nginx on the same Docker network (a private address) sets X-Forwarded-For.
     trustProxy: ["loopback", "uniquelocal"],
@@ -69,8 +69,17 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   // A browser form can post text/plain cross-site; only JSON and (HTML scope) forms are bodies here.
   app.removeContentTypeParser("text/plain");
 
+  // Set when close() begins. Requests already past routing then still get a response,
+  // and `Connection: close` on it makes Node end the socket right after, instead of
+  // keeping it for keepAliveTimeout and holding the drain open until the deadline.
+  let draining = false;
+  app.addHook("preClose", async () => {
+    draining = true;
+  });
+
   app.addHook("onSend", async (_req, reply, payload) => {
     reply.header("x-app-version", config.version);
+    if (draining) reply.header("connection", "close");
     return payload;
   });
 

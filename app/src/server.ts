@@ -44,6 +44,9 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }, config.shutdownTimeoutMs);
   deadline.unref();
+  // server.close() reaps the connections idle at that moment only; one whose response
+  // was already on the wire when the drain began goes idle later. Reap those too.
+  setInterval(() => app.server.closeIdleConnections(), 200).unref();
   try {
     await app.close();
     await db.destroy();
