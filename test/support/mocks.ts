@@ -50,10 +50,12 @@ function hexId(prefix: string, name: string): string {
 function dockerState(type: string, name: string, inputs: Record<string, unknown>, input: MockInput): { id: string; state: Record<string, unknown> } {
     const digest = `sha256:${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex")}`;
     switch (type) {
+        case "docker:index/network:Network":
+            return { id: digest.slice(7, 19), state: { ...inputs, name: inputs.name ?? `${name}-1234567` } };
         case "docker:index/image:Image":
             return { id: String(inputs.imageName), state: { ...inputs, repoDigest: digest } };
         case "docker:index/container:Container": {
-            const cmd = ((inputs.commands as string[] | undefined) ?? []).join(" ");
+            const cmd = ((inputs.command as string[] | undefined) ?? []).join(" ");
             const failing = (input.failingCommands ?? []).includes(cmd);
             const state: Record<string, unknown> = { ...inputs, name: inputs.name ?? `${name}-1234567` };
             if (inputs.attach) {
