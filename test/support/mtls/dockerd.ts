@@ -110,6 +110,7 @@ async function exited(child: ChildProcess, ms: number): Promise<boolean> {
  * carries the end of its log.
  */
 export async function startDockerd(dir: string, flags: readonly string[], tcpHost: string, startTimeoutMs = 90_000): Promise<PrivateDockerd> {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const sock = path.join(dir, "docker.sock");
     const unixHost = `unix://${sock}`;
     const logPath = path.join(dir, "dockerd.log");
@@ -126,7 +127,9 @@ export async function startDockerd(dir: string, flags: readonly string[], tcpHos
         "--ip6tables=false",
     ];
     const logFd = fs.openSync(logPath, "w");
-    const child = spawn("dockerd", args, { stdio: ["ignore", logFd, logFd] });
+    // Only PATH (to find containerd and runc): a DOCKER_TLS_VERIFY in this environment would turn on
+    // client verification by itself and hide a drop-in that forgot --tlsverify.
+    const child = spawn("dockerd", args, { env: { PATH: process.env.PATH }, stdio: ["ignore", logFd, logFd] });
     fs.closeSync(logFd);
     let spawnError: Error | undefined;
     child.on("error", (e) => (spawnError = e));
@@ -161,6 +164,7 @@ export async function startDockerd(dir: string, flags: readonly string[], tcpHos
     for (;;) {
         if (spawnError || child.exitCode !== null || child.signalCode !== null) {
             const why = spawnError?.message ?? `exited ${child.exitCode ?? child.signalCode}`;
+            await stop();
             throw new Error(`dockerd ${why} before answering; ${logPath}:\n${tail(log())}`);
         }
         if (fs.existsSync(sock)) {
