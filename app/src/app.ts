@@ -84,8 +84,8 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   });
 
   app.addHook("onResponse", async (req, reply) => {
+    // req.log already carries reqId.
     const entry = {
-      reqId: req.id,
       method: req.method,
       url: req.url,
       statusCode: reply.statusCode,
