@@ -55,6 +55,12 @@ test("engine, images, mysql, nginx and node behave as the e2e suite needs", { ti
   await docker(["network", "create", net]);
   networks.push(net);
 
+  await t.test("node image: node with fetch, npm, and the user tools an app Dockerfile uses", async () => {
+    const check = "node -e 'process.exit(typeof fetch === \"function\" ? 0 : 1)' && npm --version && command -v groupadd && command -v useradd";
+    const out = await docker(["run", "--rm", "--network", net, "--entrypoint", "sh", node, "-c", check]);
+    assert.match(out, /^\d+\.\d+\.\d+\n.*groupadd\n.*useradd$/s);
+  });
+
   await t.test("mysql: env vars, app user from another container, data kept across a restart", async () => {
     const db = container("db");
     const rootPw = "root pw;1";

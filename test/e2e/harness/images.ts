@@ -16,6 +16,11 @@ const HASH_LABEL = "berth.standin.hash";
 /** Host files copied into the node stand-in: this machine's Node 20 and its npm. */
 const NODE_BINARY = "/usr/bin/node";
 const NPM_DIR = "/usr/lib/node_modules/npm";
+/**
+ * Certificate authorities this machine added to its trust store (Debian's place for them). A build's
+ * `npm ci` goes out through the same network as the host's npm, so it must trust the same CAs.
+ */
+const LOCAL_CA_DIR = "/usr/local/share/ca-certificates";
 
 export interface EnsureImageOptions {
   /** Bound for `docker pull`. Default: $BERTH_E2E_PULL_TIMEOUT_MS or 60 s. */
@@ -67,7 +72,10 @@ async function buildStandin(engine: Engine, kind: StandinKind): Promise<string> 
   for (const file of (await fs.readdir(kindDir)).sort()) {
     hash.update(`file ${file}\n`).update(await fs.readFile(path.join(kindDir, file))).update("\n");
   }
-  if (kind === "node") hash.update(`payload ${await nodePayloadVersion()}\n`);
+  if (kind === "node") {
+    hash.update(`payload ${await nodePayloadVersion()}\n`);
+    for (const ca of await localCaFiles()) hash.update(`ca ${ca}\n`).update(await fs.readFile(path.join(LOCAL_CA_DIR, ca)));
+  }
   const key = hash.digest("hex").slice(0, 12);
   const tag = `berth-standin/${kind}:${key}`;
   if (await hasImage(engine, tag)) return tag;
@@ -78,6 +86,8 @@ async function buildStandin(engine: Engine, kind: StandinKind): Promise<string> 
     if (kind === "node") {
       await fs.copyFile(NODE_BINARY, path.join(ctx, "node"));
       await fs.cp(NPM_DIR, path.join(ctx, "npm"), { recursive: true, verbatimSymlinks: true });
+      await fs.mkdir(path.join(ctx, "local-ca"));
+      for (const ca of await localCaFiles()) await fs.copyFile(path.join(LOCAL_CA_DIR, ca), path.join(ctx, "local-ca", ca));
     }
     // --network host: the build's apt-get reaches the Debian mirror the way the host does.
     const args = ["build", "--network", "host", "--build-arg", `BASE=${base.tag}`, "--label", `${HASH_LABEL}=${key}`, "-t", tag, ctx];
@@ -94,6 +104,11 @@ async function nodePayloadVersion(): Promise<string> {
   const node = (await run(NODE_BINARY, ["--version"], { check: true })).stdout.trim();
   const npm = JSON.parse(await fs.readFile(path.join(NPM_DIR, "package.json"), "utf8")) as { version: string };
   return `node ${node} npm ${npm.version}`;
+}
+
+/** update-ca-certificates only reads *.crt files. */
+async function localCaFiles(): Promise<string[]> {
+  return (await fs.readdir(LOCAL_CA_DIR).catch(() => [] as string[])).filter((f) => f.endsWith(".crt")).sort();
 }
 
 /** Stand-ins superseded by a change of their build files only take disk space. */
