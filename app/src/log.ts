@@ -24,5 +24,8 @@ export function createLogger(level: string, version: string): Logger {
       ],
       censor: "[redacted]",
     },
-  });
+  },
+  // Synchronous writes: lines stay in order and none is lost when the process exits right
+  // after logging (pino's asynchronous default let "shutdown complete" overtake "started").
+  pino.destination({ dest: 1, sync: true }));
 }
