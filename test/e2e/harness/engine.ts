@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
+import { alive, withLock } from "./lock";
 import { run, RunOptions, RunResult, sleep, waitFor } from "./proc";
 
 export interface EngineOptions {
@@ -87,7 +88,7 @@ async function privateEngine(dir: string, extraArgs: string[], startTimeoutMs: n
   const wanted = JSON.stringify(extraArgs);
   const argsFile = path.join(dir, "args.json");
 
-  const lease = await withLock(dir, startTimeoutMs + 90_000, async () => {
+  const lease = await withLock(path.join(dir, "lock"), startTimeoutMs + 90_000, async () => {
     const pid = await ourDaemonPid(dir);
     const current = await fs.readFile(argsFile, "utf8").catch(() => "");
     if (pid && current === wanted && (await answers())) return addLease(dir);
@@ -108,7 +109,7 @@ async function privateEngine(dir: string, extraArgs: string[], startTimeoutMs: n
     if (stopped) return;
     stopped = true;
     await fs.rm(lease, { force: true });
-    await withLock(dir, 120_000, async () => {
+    await withLock(path.join(dir, "lock"), 120_000, async () => {
       if ((await liveLeases(dir)).length) return;
       const pid = await ourDaemonPid(dir);
       if (pid) await terminate(pid);
@@ -192,16 +193,6 @@ function signal(pid: number, sig: NodeJS.Signals) {
   }
 }
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 let leaseCount = 0;
 async function addLease(dir: string): Promise<string> {
   const file = path.join(dir, "leases", `${process.pid}.${++leaseCount}`);
@@ -218,27 +209,4 @@ async function liveLeases(dir: string): Promise<number[]> {
     else await fs.rm(path.join(dir, "leases", name), { force: true });
   }
   return pids;
-}
-
-/** A lock file naming its holder's pid; a holder that died leaves it stale, and it is taken over. */
-async function withLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(dir, "lock");
-  await waitFor(`the lock ${lock}`, timeoutMs, async () => {
-    try {
-      await fs.writeFile(lock, String(process.pid), { flag: "wx" });
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const holder = Number((await fs.readFile(lock, "utf8").catch(() => "")).trim());
-    const age = Date.now() - ((await fs.stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
-    // An empty lock younger than a few seconds is one being written right now.
-    if (holder > 0 ? !alive(holder) : age > 5_000) await fs.rm(lock, { force: true });
-    return undefined;
-  }, 200);
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
 }

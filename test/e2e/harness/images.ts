@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { buildBaseImage } from "./debian";
 import type { Engine } from "./engine";
+import { withLock } from "./lock";
 import { describeFailure, run } from "./proc";
 
 export type StandinKind = "mysql" | "nginx" | "node";
@@ -38,7 +39,9 @@ export async function ensureImage(engine: Engine, realName: string, kind: Standi
       return realName;
     }
   }
-  return memo(builds, `${engine.host} ${kind}`, () => buildStandin(engine, kind));
+  // Across processes too (test files run in parallel): one builds, the others then find its tag.
+  const lock = path.join(os.tmpdir(), `berth-standin-${createHash("sha256").update(engine.host).digest("hex").slice(0, 12)}.lock`);
+  return memo(builds, `${engine.host} ${kind}`, () => withLock(lock, 45 * 60_000, () => buildStandin(engine, kind)));
 }
 
 const pulls = new Map<string, Promise<boolean>>();
