@@ -95,7 +95,8 @@ async function privateEngine(dir: string, extraArgs: string[], startTimeoutMs: n
     if (pid) {
       const users = await liveLeases(dir);
       if (users.length) {
-        throw new Error(`the dockerd in ${dir} runs with other arguments (${current}) and is in use by pid ${users.join(", ")}; pass another dir`);
+        const why = current === wanted ? "does not answer" : `runs with other arguments (${current})`;
+        throw new Error(`the dockerd in ${dir} ${why} and is in use by pid ${users.join(", ")}; pass another dir`);
       }
       await terminate(pid);
     }
