@@ -104,7 +104,8 @@ export function contextDigest(dir: string): string {
         const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
         for (const e of entries) {
             const r = rel ? `${rel}/${e.name}` : e.name;
-            if (ig.ignores(r)) continue;
+            // Docker always reads the Dockerfile and .dockerignore, even when they ignore themselves.
+            if (ig.ignores(r) && !(rel === "" && (e.name === "Dockerfile" || e.name === ".dockerignore"))) continue;
             if (e.isDirectory()) walk(r);
             else if (e.isFile()) {
                 const mode = fs.statSync(path.join(dir, r)).mode & 0o111 ? "x" : "-";

@@ -43,6 +43,11 @@ function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
+/** The name the mocks give an auto-named Docker resource (network, container). */
+export function mockAutoName(resourceName: string): string {
+    return `${resourceName}-1234567`;
+}
+
 function hexId(prefix: string, name: string): string {
     return `${prefix}-${crypto.createHash("sha256").update(name).digest("hex").slice(0, 17)}`;
 }
@@ -51,13 +56,15 @@ function dockerState(type: string, name: string, inputs: Record<string, unknown>
     const digest = `sha256:${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex")}`;
     switch (type) {
         case "docker:index/network:Network":
-            return { id: digest.slice(7, 19), state: { ...inputs, name: inputs.name ?? `${name}-1234567` } };
+            return { id: digest.slice(7, 19), state: { ...inputs, name: inputs.name ?? mockAutoName(name) } };
+        case "docker:index/remoteImage:RemoteImage":
+            return { id: digest.slice(7, 19), state: { ...inputs, imageId: `${digest}${String(inputs.name)}` } };
         case "docker:index/image:Image":
             return { id: String(inputs.imageName), state: { ...inputs, repoDigest: digest } };
         case "docker:index/container:Container": {
             const cmd = ((inputs.command as string[] | undefined) ?? []).join(" ");
             const failing = (input.failingCommands ?? []).includes(cmd);
-            const state: Record<string, unknown> = { ...inputs, name: inputs.name ?? `${name}-1234567` };
+            const state: Record<string, unknown> = { ...inputs, name: inputs.name ?? mockAutoName(name) };
             if (inputs.attach) {
                 state.exitCode = failing ? 1 : 0;
                 state.containerLogs = failing ? `Error: migration 0002 failed: Unknown column 'nope'\n` : "done\n";

@@ -1,0 +1,254 @@
+/**
+ * Carries out planned steps on a real engine, as the Docker provider would for `pulumi up`: the
+ * same API calls for networks and containers (create, upload, start, run to completion and read the
+ * exit code, wait until healthy, stop with the grace period, remove), images built from the
+ * declared context, and Pulumi's order of steps.
+ */
+import * as crypto from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { stepFailure } from "../../../infra/deploy/spec";
+import { mockAutoName } from "../../support/mocks";
+import type { Engine } from "../harness/engine";
+import { ensureImage, StandinKind } from "../harness/images";
+import { describeFailure, sleep } from "../harness/proc";
+import { ContainerInfo, DockerApi } from "./api";
+import { containerCreateBody } from "./container-spec";
+import { DockerResource, Step } from "./plan";
+
+const ROOT = path.resolve(__dirname, "../../..");
+
+export interface Deployed {
+    resource: DockerResource;
+    /** Engine id (container, network) or image reference. */
+    id: string;
+    /** Engine name of a network or container. */
+    engineName?: string;
+}
+
+export interface ApplierOptions {
+    api: DockerApi;
+    engine: Engine;
+    /** Host directory standing in for /opt/data. */
+    dataDir: string;
+    /** Prefix of every engine object this applier creates, so tests can clean up. */
+    prefix: string;
+    /** Build args for the app image when the real base image cannot be pulled. */
+    buildArgs?: Record<string, string>;
+    log?: (line: string) => void;
+}
+
+export class Applier {
+    /** What is deployed now, by Pulumi resource name: Pulumi's state. */
+    readonly state = new Map<string, Deployed>();
+    /** Superseded objects still alive (a CBD replacement's old one before its delete). */
+    private readonly replaced: Deployed[] = [];
+
+    constructor(private readonly o: ApplierOptions) {}
+
+    private log(line: string) {
+        this.o.log?.(`[apply] ${line}`);
+    }
+
+    /** What Pulumi's state holds now, as declarations to plan the next update from. */
+    current(): DockerResource[] {
+        return [...this.state.values()].map((d) => d.resource);
+    }
+
+    /**
+     * Runs the steps in order; the first failure stops the rest, as it stops `pulumi up`. Objects
+     * replaced by an earlier, failed update are deleted at the end, as Pulumi deletes pending deletes.
+     */
+    async apply(steps: Step[]): Promise<void> {
+        const pending = [...this.replaced];
+        for (const step of steps) {
+            if (step.op === "same") {
+                const d = this.state.get(step.resource.name);
+                if (d) d.resource = step.resource;
+                continue;
+            }
+            if (step.op === "delete") {
+                const d = step.reason === "replaced" ? this.takeReplaced(step.resource.name) : this.state.get(step.resource.name);
+                if (!d) continue;
+                await this.remove(d);
+                if (step.reason === "removed") this.state.delete(step.resource.name);
+                continue;
+            }
+            const prev = this.state.get(step.resource.name);
+            if (prev) this.replaced.push(prev);
+            const created = await this.create(step.resource);
+            this.state.set(step.resource.name, created);
+        }
+        for (const d of pending) {
+            const i = this.replaced.indexOf(d);
+            if (i < 0) continue;
+            this.replaced.splice(i, 1);
+            await this.remove(d);
+        }
+    }
+
+    private takeReplaced(name: string): Deployed | undefined {
+        // The newest one: an older one of the same name is a pending delete of a failed update.
+        for (let i = this.replaced.length - 1; i >= 0; i--) {
+            if (this.replaced[i].resource.name === name) return this.replaced.splice(i, 1)[0];
+        }
+        // Delete-before-replace: the old one is still the current one.
+        const d = this.state.get(name);
+        this.state.delete(name);
+        return d;
+    }
+
+    engineName(name: string): string {
+        const d = this.state.get(name);
+        if (!d?.engineName) throw new Error(`${name} is not deployed`);
+        return d.engineName;
+    }
+
+    async inspect(name: string): Promise<ContainerInfo> {
+        return this.o.api.call<ContainerInfo>("GET", `/containers/${this.engineName(name)}/json`);
+    }
+
+    /** The loopback port the engine published for a container's `internal` port. */
+    async publishedPort(name: string, internal: number): Promise<number> {
+        const info = await this.inspect(name);
+        const binding = info.NetworkSettings.Ports?.[`${internal}/tcp`]?.[0];
+        if (!binding) throw new Error(`${name} publishes no ${internal}/tcp`);
+        return Number(binding.HostPort);
+    }
+
+    private async create(r: DockerResource): Promise<Deployed> {
+        switch (r.kind) {
+            case "network": {
+                const name = `${this.o.prefix}-${r.name}-${crypto.randomBytes(3).toString("hex")}`;
+                const res = await this.o.api.call<{ Id: string }>("POST", "/networks/create", {
+                    Name: name,
+                    Driver: r.inputs.driver ?? "bridge",
+                    CheckDuplicate: true,
+                    Labels: { "berth.e2e": this.o.prefix },
+                });
+                this.log(`network ${name} created`);
+                return { resource: r, id: res.Id, engineName: name };
+            }
+            case "remoteImage": {
+                const declared = String(r.inputs.name);
+                const kind: StandinKind = declared.startsWith("mysql") ? "mysql" : declared.startsWith("nginx") ? "nginx" : "node";
+                const image = await ensureImage(this.o.engine, declared, kind);
+                this.log(`image ${declared} -> ${image}`);
+                return { resource: r, id: image };
+            }
+            case "image":
+                return { resource: r, id: await this.build(r) };
+            case "container":
+                return this.createContainer(r);
+        }
+    }
+
+    private async build(r: DockerResource): Promise<string> {
+        const build = r.inputs.build as { context: string; dockerfile: string; platform?: string };
+        const tag = String(r.inputs.imageName);
+        const args = ["build", "--network", "host", "-t", tag, "-f", path.resolve(ROOT, build.dockerfile)];
+        for (const [k, v] of Object.entries(this.o.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
+        args.push(path.resolve(ROOT, build.context));
+        const started = Date.now();
+        const res = await this.o.engine.docker(args, { timeoutMs: 600_000 });
+        if (res.code !== 0) throw new Error(`building ${tag}: ${describeFailure("docker", args, res)}`);
+        this.log(`image ${tag} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        return tag;
+    }
+
+    /** The image a container runs: the one image-like resource it depends on. */
+    private imageFor(r: DockerResource): string {
+        const images = r.deps.map((d) => this.state.get(d)).filter((d) => d && (d.resource.kind === "image" || d.resource.kind === "remoteImage"));
+        if (images.length !== 1) throw new Error(`${r.name}: expected one image dependency, found ${images.length}`);
+        return images[0]!.id;
+    }
+
+    private networkFor(declared: string): string {
+        for (const d of this.state.values()) {
+            if (d.resource.kind === "network" && mockAutoName(d.resource.name) === declared) return d.engineName!;
+        }
+        throw new Error(`network ${declared} is not deployed`);
+    }
+
+    private async createContainer(r: DockerResource): Promise<Deployed> {
+        const api = this.o.api;
+        const name = `${this.o.prefix}-${r.name}-${crypto.randomBytes(4).toString("hex").slice(0, 7)}`;
+        const body = containerCreateBody(r.inputs, {
+            image: this.imageFor(r),
+            network: (n) => this.networkFor(n),
+            hostPath: (p) => (p.startsWith("/opt/data") ? path.join(this.o.dataDir, p.slice("/opt/data".length)) : p),
+        });
+        for (const bind of (body.HostConfig as { Binds: string[] }).Binds) await fs.mkdir(bind.split(":")[0], { recursive: true });
+        const { Id } = await api.call<{ Id: string }>("POST", `/containers/create?name=${encodeURIComponent(name)}`, body);
+        const deployed: Deployed = { resource: r, id: Id, engineName: name };
+        // In the state from here on, as the provider records a created container even if a later check fails.
+        this.state.set(r.name, deployed);
+        for (const u of (r.inputs.uploads as { file: string; content: string }[] | undefined) ?? []) await this.upload(name, u.file, u.content);
+        await api.call("POST", `/containers/${Id}/start`);
+        this.log(`container ${name} started`);
+
+        if (r.inputs.attach) {
+            const { StatusCode } = await api.call<{ StatusCode: number }>("POST", `/containers/${Id}/wait?condition=not-running`, undefined, 600_000);
+            const logs = await this.o.engine.docker(["logs", Id], { timeoutMs: 60_000 });
+            // What the program does with the provider's exitCode and containerLogs.
+            if (StatusCode !== 0) {
+                throw new Error(stepFailure(`${r.name}`, { container: name, exitCode: StatusCode, logs: logs.stdout + logs.stderr, urn: r.urn }));
+            }
+            this.log(`${name} exited 0`);
+        }
+        if (r.inputs.wait) await this.waitHealthy(name, Number(r.inputs.waitTimeout ?? 60));
+        return deployed;
+    }
+
+    private async waitHealthy(name: string, timeoutSeconds: number): Promise<void> {
+        const started = Date.now();
+        for (;;) {
+            const info = await this.o.api.call<ContainerInfo>("GET", `/containers/${name}/json`);
+            if (info.State.Health?.Status === "healthy") {
+                this.log(`${name} healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+                return;
+            }
+            if (Date.now() - started > timeoutSeconds * 1000) {
+                throw new Error(`container ${name} did not become healthy within ${timeoutSeconds} s (state ${info.State.Status}, health ${info.State.Health?.Status ?? "none"})`);
+            }
+            await sleep(500);
+        }
+    }
+
+    private async upload(container: string, file: string, content: string): Promise<void> {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-upload-"));
+        try {
+            const local = path.join(dir, path.basename(file));
+            await fs.writeFile(local, content, { mode: 0o644 });
+            const r = await this.o.engine.docker(["cp", local, `${container}:${file}`], { timeoutMs: 60_000 });
+            if (r.code !== 0) throw new Error(`uploading ${file}: ${r.stderr}`);
+        } finally {
+            await fs.rm(dir, { recursive: true, force: true });
+        }
+    }
+
+    /** The provider's delete: stop with destroyGraceSeconds (SIGTERM, then SIGKILL), then remove. */
+    private async remove(d: Deployed): Promise<void> {
+        const api = this.o.api;
+        if (d.resource.kind === "container") {
+            const grace = Number(d.resource.inputs.destroyGraceSeconds ?? 0);
+            const started = Date.now();
+            if (grace > 0 && !d.resource.inputs.attach) await api.call("POST", `/containers/${d.id}/stop?t=${grace}`, undefined, (grace + 30) * 1000).catch(() => undefined);
+            await api.call("DELETE", `/containers/${d.id}?force=true`);
+            this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        } else if (d.resource.kind === "network") {
+            await api.call("DELETE", `/networks/${d.id}`);
+        }
+        // Images stay, as the provider leaves local images (keepLocally, and Image never deletes tags).
+    }
+
+    /** Removes everything this applier created (test cleanup), containers first. */
+    async destroyAll(): Promise<void> {
+        const all = [...this.replaced, ...this.state.values()];
+        for (const d of all.filter((x) => x.resource.kind === "container")) await this.o.api.call("DELETE", `/containers/${d.id}?force=true`).catch(() => undefined);
+        for (const d of all.filter((x) => x.resource.kind === "network")) await this.o.api.call("DELETE", `/networks/${d.id}`).catch(() => undefined);
+        this.state.clear();
+        this.replaced.length = 0;
+    }
+}

@@ -1,0 +1,83 @@
+/**
+ * The end-to-end environment: a Docker engine serving the Docker API over mutual TLS exactly as the
+ * rendered cloud-config sets the host's daemon up, a client holding the material the program gives
+ * its Docker provider, and an applier that deploys what the program declares.
+ */
+import * as crypto from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { BASE_CONFIG, one, ProgramResult, runProgram } from "../../support/program";
+import { dockerOptsArgv, dropIn, parseCloudConfig, relocateFlagPaths, writeHostFiles } from "../../support/mtls/host-files";
+import { acquireEngine, defaultEngineDir, Engine } from "../harness/engine";
+import { ensureImage } from "../harness/images";
+import { freePort } from "../harness/tls";
+import { DockerApi } from "../apply/api";
+import { Applier } from "../apply/apply";
+import { dockerResources, DockerResource, planUpdate } from "../apply/plan";
+
+/** The official image the sample app's Dockerfile builds on (its ARG NODE_IMAGE default). */
+export const NODE_IMAGE = "node:22-bookworm-slim";
+
+export interface E2eEnv {
+    engine: Engine;
+    api: DockerApi;
+    applier: Applier;
+    /** Build args for the app image: the node stand-in when the real image can't be pulled. */
+    buildArgs: Record<string, string>;
+    /** Runs the program under mocks with `config` on top of the base config. */
+    declare(config: Record<string, unknown>): Promise<DockerResource[]>;
+    /** `pulumi up` of a declaration: plans from the current state and applies. */
+    up(declared: DockerResource[]): Promise<void>;
+    close(): Promise<void>;
+}
+
+export const APP_DEFAULTS = { ...BASE_CONFIG, healthTimeout: 90 };
+
+export async function declare(config: Record<string, unknown>): Promise<{ result: ProgramResult; resources: DockerResource[] }> {
+    const result = await runProgram({ config: { ...APP_DEFAULTS, ...config }, publicIp: "127.0.0.1" });
+    return { result, resources: dockerResources(result) };
+}
+
+export async function setupE2e(log: (line: string) => void = () => undefined): Promise<E2eEnv> {
+    // The host's daemon, as cloud-config sets it up: its TLS files and the drop-in's flags.
+    const base = await runProgram({ config: APP_DEFAULTS, publicIp: "127.0.0.1" });
+    if (base.error) throw new Error(`the program failed under mocks: ${base.error}`);
+    const doc = parseCloudConfig(String(one(base, "aws:ec2/instance:Instance").inputs.userData));
+    const engineDir = defaultEngineDir();
+    const root = path.join(engineDir, "host-root");
+    await fs.rm(root, { recursive: true, force: true });
+    const written = writeHostFiles(doc, "/etc/docker/", root);
+    const { argv } = relocateFlagPaths(dockerOptsArgv(dropIn(doc, "docker.service", "10-tls-verify.conf")), "/etc/docker/", written);
+    const port = await freePort();
+    // The label changes with the material, so a daemon still holding older certificates restarts.
+    const tlsHash = crypto.createHash("sha256").update(written.map((f) => f.content).join("")).digest("hex").slice(0, 16);
+    const engine = await acquireEngine({ dir: engineDir, extraArgs: [...argv, "-H", `tcp://127.0.0.1:${port}`, "--label", `berth.e2e.tls=${tlsHash}`] });
+
+    const provider = one(base, "pulumi:providers:docker").inputs;
+    const api = new DockerApi({
+        kind: "tls",
+        host: "127.0.0.1",
+        port,
+        ca: String(provider.caMaterial),
+        cert: String(provider.certMaterial),
+        key: String(provider.keyMaterial),
+    });
+    const nodeImage = await ensureImage(engine, NODE_IMAGE, "node");
+    const buildArgs: Record<string, string> = nodeImage === NODE_IMAGE ? {} : { NODE_IMAGE: nodeImage };
+    const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
+    const applier = new Applier({ api, engine, dataDir, prefix: `berth-e2e-${process.pid}`, buildArgs, log });
+
+    return {
+        engine,
+        api,
+        applier,
+        buildArgs,
+        declare: async (config) => (await declare(config)).resources,
+        up: (declared) => applier.apply(planUpdate(applier.current(), declared)),
+        close: async () => {
+            await applier.destroyAll();
+            await engine.stop();
+            await fs.rm(dataDir, { recursive: true, force: true });
+        },
+    };
+}
