@@ -51,6 +51,8 @@ describe("HTML pages", () => {
       assert.equal(res.status, 200);
       assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
       assert.equal(res.headers.get("x-app-version"), "test-7");
+      assert.equal(res.headers.get("x-frame-options"), "DENY");
+      assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
       const body = await res.text();
       assert.match(body, /<h1>Users<\/h1>/);
       assert.match(body, /version test-7/);
