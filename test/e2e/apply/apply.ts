@@ -39,7 +39,20 @@ export interface ApplierOptions {
     log?: (line: string) => void;
 }
 
+export interface ApplyEvent {
+    at: number;
+    what: "created" | "started" | "exited" | "healthy" | "stopping" | "removed" | "failed";
+    /** Pulumi resource name. */
+    name: string;
+    /** Engine name. */
+    engineName?: string;
+    /** The berth.version label, for app containers. */
+    version?: string;
+}
+
 export class Applier {
+    /** Everything that happened, in order, for tests to check the order of steps. */
+    readonly events: ApplyEvent[] = [];
     /** What is deployed now, by Pulumi resource name: Pulumi's state. */
     readonly state = new Map<string, Deployed>();
     /** Superseded objects still alive (a CBD replacement's old one before its delete). */
@@ -47,8 +60,19 @@ export class Applier {
 
     constructor(private readonly o: ApplierOptions) {}
 
+    /** After the engine restarted: the CLI environment may have changed. */
+    setEngine(engine: Engine): void {
+        this.o.engine = engine;
+    }
+
     private log(line: string) {
         this.o.log?.(`[apply] ${line}`);
+    }
+
+    private event(what: ApplyEvent["what"], d: Deployed): void {
+        const labels = (d.resource.inputs.labels as { label: string; value: string }[] | undefined) ?? [];
+        const version = labels.find((l) => l.label === "berth.version")?.value;
+        this.events.push({ at: Date.now(), what, name: d.resource.name, engineName: d.engineName, version });
     }
 
     /** What Pulumi's state holds now, as declarations to plan the next update from. */
@@ -185,19 +209,30 @@ export class Applier {
         // In the state from here on, as the provider records a created container even if a later check fails.
         this.state.set(r.name, deployed);
         for (const u of (r.inputs.uploads as { file: string; content: string }[] | undefined) ?? []) await this.upload(name, u.file, u.content);
+        this.event("created", deployed);
         await api.call("POST", `/containers/${Id}/start`);
+        this.event("started", deployed);
         this.log(`container ${name} started`);
 
         if (r.inputs.attach) {
             const { StatusCode } = await api.call<{ StatusCode: number }>("POST", `/containers/${Id}/wait?condition=not-running`, undefined, 600_000);
             const logs = await this.o.engine.docker(["logs", Id], { timeoutMs: 60_000 });
+            this.event(StatusCode === 0 ? "exited" : "failed", deployed);
             // What the program does with the provider's exitCode and containerLogs.
             if (StatusCode !== 0) {
                 throw new Error(stepFailure(`${r.name}`, { container: name, exitCode: StatusCode, logs: logs.stdout + logs.stderr, urn: r.urn }));
             }
             this.log(`${name} exited 0`);
         }
-        if (r.inputs.wait) await this.waitHealthy(name, Number(r.inputs.waitTimeout ?? 60));
+        if (r.inputs.wait) {
+            try {
+                await this.waitHealthy(name, Number(r.inputs.waitTimeout ?? 60));
+            } catch (e) {
+                this.event("failed", deployed);
+                throw e;
+            }
+            this.event("healthy", deployed);
+        }
         return deployed;
     }
 
@@ -234,8 +269,10 @@ export class Applier {
         if (d.resource.kind === "container") {
             const grace = Number(d.resource.inputs.destroyGraceSeconds ?? 0);
             const started = Date.now();
+            this.event("stopping", d);
             if (grace > 0 && !d.resource.inputs.attach) await api.call("POST", `/containers/${d.id}/stop?t=${grace}`, undefined, (grace + 30) * 1000).catch(() => undefined);
             await api.call("DELETE", `/containers/${d.id}?force=true`);
+            this.event("removed", d);
             this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         } else if (d.resource.kind === "network") {
             await api.call("DELETE", `/networks/${d.id}`);

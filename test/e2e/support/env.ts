@@ -28,6 +28,8 @@ export interface E2eEnv {
     declare(config: Record<string, unknown>): Promise<DockerResource[]>;
     /** `pulumi up` of a declaration: plans from the current state and applies. */
     up(declared: DockerResource[]): Promise<void>;
+    /** Stops the daemon (SIGTERM: it stops its containers) and starts it again with the same flags. */
+    restartEngine(): Promise<void>;
     close(): Promise<void>;
 }
 
@@ -51,7 +53,8 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const port = await freePort();
     // The label changes with the material, so a daemon still holding older certificates restarts.
     const tlsHash = crypto.createHash("sha256").update(written.map((f) => f.content).join("")).digest("hex").slice(0, 16);
-    const engine = await acquireEngine({ dir: engineDir, extraArgs: [...argv, "-H", `tcp://127.0.0.1:${port}`, "--label", `berth.e2e.tls=${tlsHash}`] });
+    const engineOptions = { dir: engineDir, extraArgs: [...argv, "-H", `tcp://127.0.0.1:${port}`, "--label", `berth.e2e.tls=${tlsHash}`] };
+    let engine = await acquireEngine(engineOptions);
 
     const provider = one(base, "pulumi:providers:docker").inputs;
     const api = new DockerApi({
@@ -67,17 +70,24 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
     const applier = new Applier({ api, engine, dataDir, prefix: `berth-e2e-${process.pid}`, buildArgs, log });
 
-    return {
+    const env: E2eEnv = {
         engine,
         api,
         applier,
         buildArgs,
         declare: async (config) => (await declare(config)).resources,
         up: (declared) => applier.apply(planUpdate(applier.current(), declared)),
+        restartEngine: async () => {
+            await engine.stop();
+            engine = await acquireEngine(engineOptions);
+            env.engine = engine;
+            applier.setEngine(engine);
+        },
         close: async () => {
             await applier.destroyAll();
             await engine.stop();
             await fs.rm(dataDir, { recursive: true, force: true });
         },
     };
+    return env;
 }

@@ -63,7 +63,7 @@ describe("renderNginxConfig", () => {
   it("retries errors, timeouts, 502 and 503 on the next address, bounded in tries and time", () => {
     const { location } = render(BASE);
     assert.deepEqual(args(location, "proxy_next_upstream"), ["error", "timeout", "http_502", "http_503"]);
-    assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["3"]);
+    assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["4"]);
     assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["10s"]);
   });
 
@@ -83,7 +83,7 @@ describe("renderNginxConfig", () => {
   it("limits bodies and times, and logs to stdout with the upstream address", () => {
     const { top, server, location } = render(BASE);
     assert.deepEqual(args(server, "client_max_body_size"), ["10m"]);
-    assert.deepEqual(args(location, "proxy_connect_timeout"), ["5s"]);
+    assert.deepEqual(args(location, "proxy_connect_timeout"), ["1s"]);
     assert.deepEqual(args(location, "proxy_read_timeout"), ["60s"]);
     assert.deepEqual(args(location, "proxy_send_timeout"), ["60s"]);
     assert.deepEqual(args(server, "access_log"), ["/dev/stdout", "berth"]);
@@ -103,7 +103,7 @@ describe("renderNginxConfig", () => {
       resolverValid: "500ms",
       resolverTimeout: "2s",
       clientMaxBodySize: "1g",
-      connectTimeout: "1s",
+      connectTimeout: "3s",
       readTimeout: "5m",
       sendTimeout: "30s",
       nextUpstreamTries: 2,
@@ -122,7 +122,7 @@ describe("renderNginxConfig", () => {
     const timeouts = ["proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"].map((n) =>
       args(location, n),
     );
-    assert.deepEqual(timeouts, [["1s"], ["5m"], ["30s"]]);
+    assert.deepEqual(timeouts, [["3s"], ["5m"], ["30s"]]);
     assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["2"]);
     assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["20s"]);
   });
