@@ -1,0 +1,52 @@
+/**
+ * The e2e suite runs what the program declares, not a copy: a change of a container spec in the
+ * program changes the Engine API request the applier sends.
+ */
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { declare } from "../support/env";
+import { containerCreateBody, durationNs } from "./container-spec";
+import { planUpdate } from "./plan";
+
+const remaps = { image: "img", network: (n: string) => `e2e-${n}`, hostPath: (p: string) => `/tmp/data${p}` };
+
+describe("what the e2e runs follows the program", () => {
+    it("a new health path, port and grace period change the app container the engine gets", async () => {
+        const [plain, changed] = await Promise.all([
+            declare({ appVersion: 1 }),
+            declare({ appVersion: 1, healthPath: "/ready", appPort: 8080, stopGraceSeconds: 45 }),
+        ]);
+        const body = (d: typeof plain, name: string) =>
+            containerCreateBody(d.resources.find((r) => r.name === name)!.inputs, remaps) as {
+                Healthcheck: { Test: string[] };
+                StopTimeout: number;
+                Env: string[];
+            };
+        const a = body(plain, "berth-app");
+        const b = body(changed, "berth-app");
+        assert.match(a.Healthcheck.Test.join(" "), /http:\/\/127\.0\.0\.1:3000\/up/);
+        assert.match(b.Healthcheck.Test.join(" "), /http:\/\/127\.0\.0\.1:8080\/ready/);
+        assert.equal(a.StopTimeout, 30);
+        assert.equal(b.StopTimeout, 45);
+        assert.ok(b.Env.includes("PORT=8080"));
+        const upload = (d: typeof plain) => (d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[])[0].content;
+        assert.match(upload(changed), /http:\/\/app:8080/);
+        // And the update the e2e would carry out replaces the app, beside the old one.
+        const steps = planUpdate(plain.resources, changed.resources).filter((s) => s.resource.name === "berth-app");
+        assert.deepEqual(steps.map((s) => s.op), ["create", "delete"]);
+    });
+
+    it("maps the provider's inputs the way the provider does", async () => {
+        const { resources } = await declare({ appVersion: 2 });
+        const mysql = containerCreateBody(resources.find((r) => r.name === "berth-mysql")!.inputs, remaps) as Record<string, any>;
+        assert.deepEqual(mysql.HostConfig.RestartPolicy, { Name: "always", MaximumRetryCount: 0 });
+        assert.deepEqual(mysql.HostConfig.Binds, ["/tmp/data/opt/data/mysql:/var/lib/mysql"]);
+        assert.deepEqual(Object.values(mysql.NetworkingConfig.EndpointsConfig), [{ Aliases: ["mysql"] }]);
+        assert.equal(mysql.Healthcheck.StartPeriod, 120e9);
+        const nginx = containerCreateBody(resources.find((r) => r.name === "berth-nginx")!.inputs, remaps) as Record<string, any>;
+        assert.deepEqual(Object.keys(nginx.ExposedPorts), ["80/tcp"]);
+        assert.equal(durationNs("1m30s"), 90e9);
+        assert.equal(durationNs("250ms"), 250e6);
+        assert.throws(() => durationNs("5 seconds"), /not a Go duration/);
+    });
+});
