@@ -67,6 +67,17 @@ describe("Berth on a real Docker engine", () => {
         return list.filter((c) => c.Names.some((n) => n.includes(`berth-e2e-${process.pid}-berth-app-`)));
     };
 
+    /** nginx's own account of failed requests, for the failure message. */
+    const nginxProblems = async () => {
+        const logs = await env!.engine.docker(["logs", env!.applier.engineName("berth-nginx")], { timeoutMs: 30_000 });
+        const lines = (logs.stdout + logs.stderr).split("\n");
+        return lines.filter((l) => /" 5\d\d |\[(error|crit|alert)\]/.test(l) && !/Connection refused/.test(l)).slice(-8).join("\n");
+    };
+    const noFailures = async (r: LoadResult) => {
+        if (failures(r) === 0) return;
+        assert.fail(`${failures(r)} failed requests: ${JSON.stringify({ bad: r.bad, errors: r.errors })}\nnginx says:\n${await nginxProblems()}`);
+    };
+
     before(async () => {
         if (skip) return;
         env = await setupE2e(log);
@@ -100,7 +111,7 @@ describe("Berth on a real Docker engine", () => {
         const { error, load } = await underLoad(`${base}/`, 50, 20_000, () => env!.up(v2));
         report("v1 -> v2 switch", load);
         assert.equal(error, undefined);
-        assert.equal(failures(load), 0, `failed requests: ${JSON.stringify({ bad: load.bad, errors: load.errors })}`);
+        await noFailures(load);
         assert.ok(load.requests > 500, `too little load to mean anything: ${load.requests}`);
         assert.ok(load.versions["1"] > 0 && load.versions["2"] > 0, "both versions served during the run");
         assert.ok(at("berth-app", "healthy", "2") < at("berth-app", "stopping", "1"), "v2 healthy before v1 is stopped");
@@ -116,7 +127,7 @@ describe("Berth on a real Docker engine", () => {
         report("failed migration", load);
         assert.match(error?.message ?? "", /exited with code 3/);
         assert.match(error?.message ?? "", /migration 0003 failed: no such column/);
-        assert.equal(failures(load), 0);
+        await noFailures(load);
         assert.deepEqual(Object.keys(load.versions), ["2"]);
         assert.deepEqual((await appContainers()).map((c) => c.Labels["berth.version"]), ["2"], "no v3 app container");
     });
@@ -126,14 +137,14 @@ describe("Berth on a real Docker engine", () => {
         const failed = await underLoad(`${base}/`, 20, 5_000, () => env!.up(hung));
         report("never-healthy v3", failed.load);
         assert.match(failed.error?.message ?? "", /did not become healthy within 15 s/);
-        assert.equal(failures(failed.load), 0, JSON.stringify({ bad: failed.load.bad, errors: failed.load.errors }));
+        await noFailures(failed.load);
         assert.deepEqual(Object.keys(failed.load.versions), ["2"]);
 
         const fixed = await env!.declare({ appVersion: 3 });
         const { error, load } = await underLoad(`${base}/`, 20, 5_000, () => env!.up(fixed));
         report("fixed v3 roll-out", load);
         assert.equal(error, undefined);
-        assert.equal(failures(load), 0, JSON.stringify({ bad: load.bad, errors: load.errors }));
+        await noFailures(load);
         assert.equal((await get("/")).version, "3");
         const apps = await appContainers();
         assert.deepEqual(apps.map((c) => c.Labels["berth.version"]), ["3"], "the hung v3 and the old v2 are gone");

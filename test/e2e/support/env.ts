@@ -46,14 +46,13 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     if (base.error) throw new Error(`the program failed under mocks: ${base.error}`);
     const doc = parseCloudConfig(String(one(base, "aws:ec2/instance:Instance").inputs.userData));
     const engineDir = defaultEngineDir();
-    const root = path.join(engineDir, "host-root");
-    await fs.rm(root, { recursive: true, force: true });
+    // One directory per set of material: a daemon another run still uses keeps its files.
+    const tlsHash = crypto.createHash("sha256").update(JSON.stringify(doc.write_files ?? [])).digest("hex").slice(0, 16);
+    const root = path.join(engineDir, "host-root", tlsHash);
     const written = writeHostFiles(doc, "/etc/docker/", root);
     const { argv } = relocateFlagPaths(dockerOptsArgv(dropIn(doc, "docker.service", "10-tls-verify.conf")), "/etc/docker/", written);
     const port = await freePort();
-    // The label changes with the material, so a daemon still holding older certificates restarts.
-    const tlsHash = crypto.createHash("sha256").update(written.map((f) => f.content).join("")).digest("hex").slice(0, 16);
-    const engineOptions = { dir: engineDir, extraArgs: [...argv, "-H", `tcp://127.0.0.1:${port}`, "--label", `berth.e2e.tls=${tlsHash}`] };
+    const engineOptions = { dir: engineDir, extraArgs: [...argv, "-H", `tcp://127.0.0.1:${port}`] };
     let engine = await acquireEngine(engineOptions);
 
     const provider = one(base, "pulumi:providers:docker").inputs;
@@ -87,6 +86,7 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
             await applier.destroyAll();
             await engine.stop();
             await fs.rm(dataDir, { recursive: true, force: true });
+            await fs.rm(root, { recursive: true, force: true });
         },
     };
     return env;

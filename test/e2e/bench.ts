@@ -1,0 +1,96 @@
+/**
+ * `npm run bench` (after the app's own bench): figures measured side by side in one run on a real
+ * engine, with what the program declares.
+ *   1. nginx vs direct to the app container: throughput ratio and added p50/p99 at fixed concurrency,
+ *      alternating rounds so both see the same machine;
+ *   2. the v1 -> v2 switch under load: failed requests and the longest request;
+ *   3. an update deploy of a source-only change with a warm build cache: build, migrate, healthy, switch.
+ */
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { failures, percentile, runLoad, LoadResult } from "./support/load";
+import { setupE2e } from "./support/env";
+import { sleep } from "./harness/proc";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 5000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 20);
+const ROOT = path.resolve(__dirname, "../..");
+
+function merge(results: LoadResult[]) {
+    const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+    const requests = results.reduce((a, r) => a + r.requests, 0);
+    const seconds = results.reduce((a, r) => a + r.durationMs, 0) / 1000;
+    return { rps: requests / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), failed: results.reduce((a, r) => a + failures(r), 0) };
+}
+
+async function main() {
+    const t0 = Date.now();
+    const env = await setupE2e();
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    try {
+        await env.up(await env.declare({ appVersion: 1 }));
+        const nginx = `http://127.0.0.1:${await env.applier.publishedPort("berth-nginx", 80)}/`;
+        const info = (await env.applier.inspect("berth-app")) as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+        const ip = Object.values(info.NetworkSettings.Networks)[0].IPAddress;
+        const direct = `http://${ip}:3000/`;
+
+        // 1. Side by side, alternating.
+        const viaNginx: LoadResult[] = [];
+        const viaDirect: LoadResult[] = [];
+        await runLoad({ url: nginx, connections: CONNECTIONS, stop: sleep(2000) }); // warm-up
+        for (let i = 0; i < ROUNDS; i++) {
+            viaDirect.push(await runLoad({ url: direct, connections: CONNECTIONS, stop: sleep(ROUND_MS) }));
+            viaNginx.push(await runLoad({ url: nginx, connections: CONNECTIONS, stop: sleep(ROUND_MS) }));
+        }
+        const d = merge(viaDirect);
+        const n = merge(viaNginx);
+        out(`GET / at ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s:`);
+        out(`  direct : ${d.rps.toFixed(0)} req/s, p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, ${d.failed} failed`);
+        out(`  nginx  : ${n.rps.toFixed(0)} req/s, p50 ${n.p50.toFixed(2)} ms, p99 ${n.p99.toFixed(2)} ms, ${n.failed} failed`);
+        out(`  nginx/direct throughput ratio: ${(n.rps / d.rps).toFixed(2)} (target >= 0.80); added p50 ${(n.p50 - d.p50).toFixed(2)} ms, added p99 ${(n.p99 - d.p99).toFixed(2)} ms`);
+
+        // 2. The switch under load.
+        const v2 = await env.declare({ appVersion: 2 });
+        let release!: () => void;
+        const load = runLoad({ url: nginx, connections: 50, stop: new Promise<void>((r) => (release = r)), minDurationMs: 20_000 });
+        await sleep(2000);
+        await env.up(v2);
+        await sleep(3000);
+        release();
+        const s = await load;
+        out(`v1 -> v2 switch under 50 connections: ${s.requests} requests in ${(s.durationMs / 1000).toFixed(1)} s, ${failures(s)} failed (target 0), longest ${s.longestMs.toFixed(0)} ms`);
+
+        // 3. A source-only change, warm cache.
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-bench-app-"));
+        try {
+            await fs.cp(path.join(ROOT, "app"), dir, { recursive: true, filter: (src) => !/\/(node_modules|dist)(\/|$)/.test(src) });
+            await env.up(await env.declare({ appVersion: 2, appDir: dir })); // same sources: warms the cache
+            const server = path.join(dir, "src", "server.ts");
+            await fs.appendFile(server, `\n// bench change ${Date.now()}\n`);
+            const decl = await env.declare({ appVersion: 2, appDir: dir });
+            const from = env.applier.events.length;
+            const started = Date.now();
+            await env.up(decl);
+            const total = (Date.now() - started) / 1000;
+            const ev = env.applier.events.slice(from);
+            const t = (name: string, what: string) => ((ev.find((e) => e.name === name && e.what === what)?.at ?? NaN) - started) / 1000;
+            out(
+                `update deploy of a source-only change (warm cache): ${total.toFixed(1)} s (target < 30 s): ` +
+                    `build done ${t("berth-migrate", "created").toFixed(1)} s, migrate done ${t("berth-migrate", "exited").toFixed(1)} s, ` +
+                    `new app healthy ${t("berth-app", "healthy").toFixed(1)} s, old app removed ${t("berth-app", "removed").toFixed(1)} s`,
+            );
+        } finally {
+            await fs.rm(dir, { recursive: true, force: true });
+        }
+    } finally {
+        await env.close();
+        out(`(bench took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+}
+
+main().catch((e) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+});
