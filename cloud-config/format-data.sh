@@ -8,7 +8,8 @@ candidates=("/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume_id//-/}" /
 for _ in $(seq 1 300); do
   for dev in "${candidates[@]}"; do
     if [ -b "$dev" ]; then
-      if blkid -p "$dev" >/dev/null 2>&1; then
+      # blkid exits 2 only when it finds nothing; any other failure (e.g. 8, ambivalent signatures) is not "blank".
+      if blkid -p "$dev" >/dev/null 2>&1 || [ "$?" -ne 2 ]; then
         echo "data volume $dev already has a filesystem; keeping it"
         e2label "$dev" berth-data 2>/dev/null || true
       else
