@@ -129,7 +129,8 @@ const CIDR_FORM = 'a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"]';
 export function parseCidr(key: string, text: string, allowPublic: boolean): string {
     let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
     try {
-        if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(text)) throw new Error("shape");
+        // Dotted-quad IPv4 only: ipaddr.js also reads legacy forms, so "010.0.0.0/8" would mean 8.0.0.0/8.
+        if (!/^([0-9a-fA-F.:]*:[0-9a-fA-F.:]*|(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3})\/\d{1,3}$/.test(text)) throw new Error("shape");
         parsed = ipaddr.parseCIDR(text);
     } catch {
         throw new ConfigError(key, CIDR_FORM, text);
