@@ -31,10 +31,15 @@ async function main() {
     const out = (line: string) => process.stdout.write(`${line}\n`);
     try {
         await env.up(await env.declare({ appVersion: 1 }));
-        const nginx = `http://127.0.0.1:${await env.applier.publishedPort("berth-nginx", 80)}/`;
-        const info = (await env.applier.inspect("berth-app")) as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
-        const ip = Object.values(info.NetworkSettings.Networks)[0].IPAddress;
-        const direct = `http://${ip}:3000/`;
+        // Both on the bridge network, by container address: the published loopback port would add
+        // docker-proxy (a userland copy the real host's DNAT path does not have) to nginx's side only.
+        const ipOf = async (name: string) => {
+            const info = (await env.applier.inspect(name)) as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+            return Object.values(info.NetworkSettings.Networks)[0].IPAddress;
+        };
+        const nginx = `http://${await ipOf("berth-nginx")}:80/`;
+        const direct = `http://${await ipOf("berth-app")}:3000/`;
+        const published = `http://127.0.0.1:${await env.applier.publishedPort("berth-nginx", 80)}/`;
 
         // 1. Side by side, alternating.
         const viaNginx: LoadResult[] = [];
@@ -54,7 +59,7 @@ async function main() {
         // 2. The switch under load.
         const v2 = await env.declare({ appVersion: 2 });
         let release!: () => void;
-        const load = runLoad({ url: nginx, connections: 50, stop: new Promise<void>((r) => (release = r)), minDurationMs: 20_000 });
+        const load = runLoad({ url: published, connections: 50, stop: new Promise<void>((r) => (release = r)), minDurationMs: 20_000 });
         await sleep(2000);
         await env.up(v2);
         await sleep(3000);

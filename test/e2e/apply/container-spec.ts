@@ -28,6 +28,7 @@ interface Inputs {
     volumes?: { hostPath?: string; containerPath: string; readOnly?: boolean }[];
     ports?: { internal: number; external?: number; protocol?: string; ip?: string }[];
     networksAdvanced?: { name: string; aliases?: string[] }[];
+    sysctls?: Record<string, string>;
 }
 
 /** Go duration text ("5s", "1m30s", "250ms") to nanoseconds, as the Engine API wants. */
@@ -72,6 +73,7 @@ export function containerCreateBody(raw: Record<string, unknown>, remap: Remaps)
         HostConfig: {
             RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: i.maxRetryCount ?? 0 },
             Init: i.init,
+            Sysctls: i.sysctls,
             Binds: (i.volumes ?? [])
                 .filter((v) => v.hostPath)
                 .map((v) => `${remap.hostPath(v.hostPath!)}:${v.containerPath}${v.readOnly ? ":ro" : ""}`),

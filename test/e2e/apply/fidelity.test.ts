@@ -45,6 +45,7 @@ describe("what the e2e runs follows the program", () => {
         assert.equal(mysql.Healthcheck.StartPeriod, 120e9);
         const nginx = containerCreateBody(resources.find((r) => r.name === "berth-nginx")!.inputs, remaps) as Record<string, any>;
         assert.deepEqual(Object.keys(nginx.ExposedPorts), ["80/tcp"]);
+        assert.deepEqual(nginx.HostConfig.Sysctls, { "net.ipv4.tcp_tw_reuse": "1" });
         assert.equal(durationNs("1m30s"), 90e9);
         assert.equal(durationNs("250ms"), 250e6);
         assert.throws(() => durationNs("5 seconds"), /not a Go duration/);
