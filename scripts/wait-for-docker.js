@@ -7,6 +7,7 @@
 // (PEM text), BERTH_WAIT_TIMEOUT (seconds, default 600), BERTH_WAIT_INTERVAL (seconds, default 5).
 "use strict";
 const https = require("https");
+const tls = require("tls");
 
 function env(name) {
     const v = process.env[name];
@@ -40,16 +41,32 @@ async function main() {
         process.exit(2);
     }
     const url = `https://${m[1]}/_ping`;
-    const tls = { ca: env("BERTH_DOCKER_CA"), cert: env("BERTH_DOCKER_CERT"), key: env("BERTH_DOCKER_KEY") };
-    const timeout = Number(process.env.BERTH_WAIT_TIMEOUT || 600);
-    const interval = Number(process.env.BERTH_WAIT_INTERVAL || 5);
+    const material = { ca: env("BERTH_DOCKER_CA"), cert: env("BERTH_DOCKER_CERT"), key: env("BERTH_DOCKER_KEY") };
+    try {
+        // Unreadable PEM never gets better by waiting: say so now.
+        tls.createSecureContext(material);
+    } catch (err) {
+        console.error(`wait-for-docker: the TLS material in BERTH_DOCKER_CA/CERT/KEY is not usable: ${err.message}`);
+        process.exit(2);
+    }
+    const seconds = (name, def) => {
+        const raw = process.env[name] || String(def);
+        const n = Number(raw);
+        if (!Number.isFinite(n) || n <= 0) {
+            console.error(`wait-for-docker: ${name} must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+            process.exit(2);
+        }
+        return n;
+    };
+    const timeout = seconds("BERTH_WAIT_TIMEOUT", 600);
+    const interval = seconds("BERTH_WAIT_INTERVAL", 5);
     const deadline = Date.now() + timeout * 1000;
     let attempts = 0;
     let last = "";
     for (;;) {
         attempts++;
         try {
-            const body = await ping(url, tls, Math.min(10000, interval * 2000));
+            const body = await ping(url, material, Math.min(10000, interval * 2000));
             console.log(`Docker daemon at ${url} answered ${JSON.stringify(body)} after ${attempts} attempt(s)`);
             return;
         } catch (err) {

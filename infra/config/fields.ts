@@ -18,6 +18,13 @@ export class ConfigError extends Error {
         );
         this.name = "ConfigError";
     }
+
+    /** A key the program does not read. Its value is not repeated: it may be a mistyped secret. */
+    static unknownKey(key: string, known: readonly string[]): ConfigError {
+        const err = new ConfigError(key, `one of ${known.join(", ")}`, undefined);
+        err.message = `berth:${key} is not a known key (a typo?): the keys are ${known.join(", ")}`;
+        return err;
+    }
 }
 
 function present(raw: RawConfig, key: string): string | undefined {
@@ -148,6 +155,16 @@ export function parseCidr(key: string, text: string, allowPublic: boolean): stri
         throw new ConfigError(
             key,
             `CIDRs narrower than the whole internet: ${canonical} opens SSH and the Docker API to everyone (set berth:allowPublicAdmin true to allow it)`,
+            text,
+        );
+    }
+    // Two halves (0.0.0.0/1 + 128.0.0.0/1) are the whole internet too: anything wider than a /8
+    // (IPv4) or a /16 (IPv6) is treated as public.
+    const widest = addr.kind() === "ipv4" ? 8 : 16;
+    if (prefix < widest && !allowPublic) {
+        throw new ConfigError(
+            key,
+            `CIDRs no wider than /${widest}: ${canonical} opens SSH and the Docker API to a large part of the internet (set berth:allowPublicAdmin true to allow it)`,
             text,
         );
     }

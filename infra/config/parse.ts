@@ -54,7 +54,7 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
     const known = new Set<string>(KNOWN_KEYS);
     for (const key of Object.keys(raw)) {
         if (!known.has(key)) {
-            throw new ConfigError(key, `a known key (${KNOWN_KEYS.join(", ")})`, raw[key] ?? "");
+            throw ConfigError.unknownKey(key, KNOWN_KEYS);
         }
     }
 

@@ -280,6 +280,20 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
     });
   }
 
+  it("exits 2 at once on unusable TLS material instead of retrying it until the timeout", async () => {
+    const run = await runGate(gateEnv(1, { BERTH_DOCKER_KEY: "not a key" }));
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /the TLS material in BERTH_DOCKER_CA\/CERT\/KEY is not usable/);
+  });
+
+  it("exits 2 on a timeout or interval that is not a positive number of seconds", async () => {
+    for (const [name, value] of [["BERTH_WAIT_TIMEOUT", "10m"], ["BERTH_WAIT_INTERVAL", "abc"], ["BERTH_WAIT_TIMEOUT", "-5"]]) {
+      const run = await runGate(gateEnv(1, { [name]: value }));
+      assert.equal(run.code, 2, `${name}=${value}`);
+      assert.match(run.stderr, new RegExp(`${name} must be a positive number of seconds, got "${value}"`));
+    }
+  });
+
   it("exits 2 on a BERTH_DOCKER_HOST that is not tcp://HOST:PORT", async () => {
     for (const host of ["https://127.0.0.1:2376", "tcp://127.0.0.1:2376/", "127.0.0.1:2376"]) {
       const run = await runGate(gateEnv(1, { BERTH_DOCKER_HOST: host }));

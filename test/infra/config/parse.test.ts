@@ -295,6 +295,19 @@ describe("parseConfig adminCidrs", () => {
     );
   });
 
+  it("refuses very wide ranges (halves of the internet) unless allowPublicAdmin is true", () => {
+    assert.throws(
+      () => parseConfig({ appVersion: "1", adminCidrs: '["0.0.0.0/1", "128.0.0.0/1"]' }, CTX),
+      { message: 'berth:adminCidrs must be CIDRs no wider than /8: 0.0.0.0/1 opens SSH and the Docker API to a large part of the internet (set berth:allowPublicAdmin true to allow it), got "0.0.0.0/1"' },
+    );
+    assert.throws(() => parseConfig({ appVersion: "1", adminCidrs: '["2000::/3"]' }, CTX), /no wider than \/16/);
+    assert.deepEqual(parseConfig({ appVersion: "1", adminCidrs: '["10.0.0.0/8", "2001:db8::/32"]' }, CTX).adminCidrs, ["10.0.0.0/8", "2001:db8::/32"]);
+    assert.deepEqual(
+      parseConfig({ appVersion: "1", allowPublicAdmin: "true", adminCidrs: '["0.0.0.0/1"]' }, CTX).adminCidrs,
+      ["0.0.0.0/1"],
+    );
+  });
+
   it("refuses the whole internet, IPv4 and IPv6, unless allowPublicAdmin is true", () => {
     refusedWithVersion(
       { adminCidrs: '["0.0.0.0/0"]' },
@@ -398,16 +411,23 @@ describe("parseConfig unknown keys", () => {
     "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, amiId, mysqlImage, " +
     "nginxImage, mysqlUser, mysqlDatabase, updateStrategy, mysqlPassword, mysqlRootPassword, secretKeyBase";
 
+  it("never repeats the value of an unknown key: it may be a mistyped secret", () => {
+    assert.throws(
+      () => parseConfig({ appVersion: "1", mysqlPasword: "hunter2-very-secret" }, CTX),
+      (e: Error) => e.message.startsWith("berth:mysqlPasword is not a known key") && !e.message.includes("hunter2"),
+    );
+  });
+
   it("refuses a typo'd key, before anything else", () => {
     refused(
       { appVersoin: "2" },
       "appVersoin",
-      `berth:appVersoin must be a known key (${KNOWN}), got "2"`,
+      `berth:appVersoin is not a known key (a typo?): the keys are ${KNOWN}`,
     );
     refusedWithVersion(
       { AdminCidrs: '["203.0.113.7/32"]' },
       "AdminCidrs",
-      `berth:AdminCidrs must be a known key (${KNOWN}), got "[\\"203.0.113.7/32\\"]"`,
+      `berth:AdminCidrs is not a known key (a typo?): the keys are ${KNOWN}`,
     );
   });
 });
