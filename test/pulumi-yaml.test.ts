@@ -8,13 +8,15 @@ import { KNOWN_KEYS, parseConfig, SECRET_KEYS } from "../infra/config";
 const ROOT = path.resolve(__dirname, "..");
 const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
     name: string;
+    backend?: { url?: string };
     config: Record<string, { type?: string; default?: unknown; description?: string; secret?: boolean }>;
 };
 const ctx = { project: "berth", stack: "dev" };
 
 describe("Pulumi.yaml", () => {
-    it("is the berth project on Node.js", () => {
+    it("is the berth project, with the local state backend as the default", () => {
         assert.equal(project.name, "berth");
+        assert.equal(project.backend?.url, "file://~", "no Pulumi Cloud account needed");
     });
 
     it("documents every key the program reads, and no other", () => {
