@@ -5,9 +5,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { ContainerInfo } from "./apply/api";
 import type { ApplyEvent } from "./apply/apply";
-import { sleep, waitFor } from "./harness/proc";
+import { run, sleep, waitFor } from "./harness/proc";
 import { failures, LoadResult, runLoad } from "./support/load";
 import { E2eEnv, setupE2e } from "./support/env";
 
@@ -104,6 +107,30 @@ describe("Berth on a real Docker engine", () => {
         assert.equal(created.status, 201);
         const users = await get("/users.json");
         assert.match(users.text, /first@example\.com/);
+    });
+
+    it("the stack's docker context command gives a CLI that reaches the engine over mutual TLS", { skip }, async () => {
+        const home = await fs.mkdtemp(path.join(os.tmpdir(), "berth-ctx-"));
+        try {
+            const cliEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: path.join(home, "docker"), BERTH_DOCKER_CERTS_DIR: path.join(home, "certs") };
+            // The context alone must lead the CLI to the engine.
+            for (const k of ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]) delete cliEnv[k];
+            const script = path.resolve(__dirname, "../../scripts/docker-context.js");
+            const made = await run(process.execPath, [script, "berth-e2e"], { env: cliEnv, input: JSON.stringify(env!.outputs) });
+            assert.equal(made.code, 0, made.stderr);
+            assert.match(made.stdout, /docker context berth-e2e created/);
+            assert.equal((await fs.stat(path.join(home, "certs", "berth-e2e", "key.pem"))).mode & 0o777, 0o600);
+            const ps = await run("docker", ["--context", "berth-e2e", "ps", "--format", "{{.Names}}"], { env: cliEnv });
+            assert.equal(ps.code, 0, ps.stderr);
+            assert.match(ps.stdout, new RegExp(env!.applier.engineName("berth-app")));
+            const again = await run(process.execPath, [script, "berth-e2e"], { env: cliEnv, input: JSON.stringify(env!.outputs) });
+            assert.match(again.stdout, /updated/);
+            const hidden = await run(process.execPath, [script, "berth-e2e"], { env: cliEnv, input: JSON.stringify({ ...env!.outputs, dockerClientKey: "[secret]" }) });
+            assert.equal(hidden.code, 1);
+            assert.match(hidden.stderr, /dockerClientKey is missing \(pass --show-secrets\)/);
+        } finally {
+            await fs.rm(home, { recursive: true, force: true });
+        }
     });
 
     it("2. v1 to v2 under load: new container healthy before the old one stops; zero failed requests", { skip }, async () => {

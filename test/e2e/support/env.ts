@@ -24,6 +24,8 @@ export interface E2eEnv {
     applier: Applier;
     /** Build args for the app image: the node stand-in when the real image can't be pulled. */
     buildArgs: Record<string, string>;
+    /** The stack outputs of the run whose TLS material the engine serves, with the engine's real port. */
+    outputs: Record<string, unknown>;
     /** Runs the program under mocks with `config` on top of the base config. */
     declare(config: Record<string, unknown>): Promise<DockerResource[]>;
     /** `pulumi up` of a declaration: plans from the current state and applies. */
@@ -69,9 +71,13 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
     const applier = new Applier({ api, engine, dataDir, prefix: `berth-e2e-${process.pid}`, buildArgs, log });
 
+    const outputs = Object.fromEntries(Object.entries(base.outputs).map(([k, o]) => [k, o.value]));
+    // The program says 2376; this engine listens on a free loopback port with the same material.
+    outputs.dockerHost = String(outputs.dockerHost).replace(/:2376$/, `:${port}`);
     const env: E2eEnv = {
         engine,
         api,
+        outputs,
         applier,
         buildArgs,
         declare: async (config) => (await declare(config)).resources,
