@@ -75,16 +75,33 @@ export function renderCloudConfig(input: CloudConfigInput): string {
         if (/[\r\n]/.test(key)) throw new Error("cloud-config: an SSH key must be a single line");
     }
     const files: WriteFile[] = [
-        { path: DOCKER_TLS_PATHS.ca, permissions: "0644", owner: "root:root", content: requirePem("caCertPem", input.caCertPem, /^-----BEGIN CERTIFICATE-----/) },
-        { path: DOCKER_TLS_PATHS.cert, permissions: "0644", owner: "root:root", content: requirePem("serverCertPem", input.serverCertPem, /^-----BEGIN CERTIFICATE-----/) },
-        { path: DOCKER_TLS_PATHS.key, permissions: "0600", owner: "root:root", content: requirePem("serverKeyPem", input.serverKeyPem, /^-----BEGIN (RSA |EC )?PRIVATE KEY-----/) },
+        {
+            path: DOCKER_TLS_PATHS.ca,
+            permissions: "0644",
+            owner: "root:root",
+            content: requirePem("caCertPem", input.caCertPem, /^-----BEGIN CERTIFICATE-----/),
+        },
+        {
+            path: DOCKER_TLS_PATHS.cert,
+            permissions: "0644",
+            owner: "root:root",
+            content: requirePem("serverCertPem", input.serverCertPem, /^-----BEGIN CERTIFICATE-----/),
+        },
+        {
+            path: DOCKER_TLS_PATHS.key,
+            permissions: "0600",
+            owner: "root:root",
+            content: requirePem("serverKeyPem", input.serverKeyPem, /^-----BEGIN (RSA |EC )?PRIVATE KEY-----/),
+        },
         { path: "/opt/berth/bin/format-data", permissions: "0755", owner: "root:root", content: FORMAT_SCRIPT },
     ];
     const units: Unit[] = [
         {
             name: "berth-format-data.service",
             content: unit("berth-format-data.service"),
-            drop_ins: [{ name: "10-volume.conf", content: renderDropIn("Service", { Environment: `BERTH_DATA_VOLUME_ID=${input.dataVolumeId}` }) }],
+            drop_ins: [
+                { name: "10-volume.conf", content: renderDropIn("Service", { Environment: `BERTH_DATA_VOLUME_ID=${input.dataVolumeId}` }) },
+            ],
         },
         { name: "opt-data.mount", command: "start", enable: true, content: unit("opt-data.mount") },
         { name: "docker-tls-tcp.socket", command: "start", enable: true, content: unit("docker-tls-tcp.socket") },

@@ -50,9 +50,13 @@ const endpoint = [
 ].join(",");
 const docker = process.env.BERTH_DOCKER_CLI || "docker";
 const exists = spawnSync(docker, ["context", "inspect", name], { stdio: "ignore" }).status === 0;
-const res = spawnSync(docker, ["context", exists ? "update" : "create", name, "--description", "Berth host (mutual TLS)", "--docker", endpoint], {
-    stdio: "inherit",
-});
+const res = spawnSync(
+    docker,
+    ["context", exists ? "update" : "create", name, "--description", "Berth host (mutual TLS)", "--docker", endpoint],
+    {
+        stdio: "inherit",
+    },
+);
 if (res.error) fail(`could not run ${docker}: ${res.error.message}`);
 if (res.status !== 0) process.exit(res.status || 1);
 console.log(`docker context ${name} ${exists ? "updated" : "created"}: try  docker --context ${name} ps`);

@@ -33,7 +33,10 @@ describe("Pulumi.yaml", () => {
         for (const [key, v] of Object.entries(project.config)) {
             if (v.default === undefined) continue;
             const raw = typeof v.default === "string" ? v.default : JSON.stringify(v.default);
-            const withDefault = parseConfig({ appVersion: "1", adminCidrs: '["198.51.100.7/32"]', [key]: raw }, ctx) as unknown as Record<string, unknown>;
+            const withDefault = parseConfig({ appVersion: "1", adminCidrs: '["198.51.100.7/32"]', [key]: raw }, ctx) as unknown as Record<
+                string,
+                unknown
+            >;
             assert.deepEqual(withDefault[key], base[key], `${key}: Pulumi.yaml says ${raw}`);
         }
     });
@@ -41,7 +44,11 @@ describe("Pulumi.yaml", () => {
     it("has a working example stack in eu-west-1", () => {
         const dev = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, string> };
         assert.equal(dev.config["aws:region"], "eu-west-1");
-        const raw = Object.fromEntries(Object.entries(dev.config).filter(([k]) => k.startsWith("berth:")).map(([k, x]) => [k.slice(6), String(x)]));
+        const raw = Object.fromEntries(
+            Object.entries(dev.config)
+                .filter(([k]) => k.startsWith("berth:"))
+                .map(([k, x]) => [k.slice(6), String(x)]),
+        );
         assert.equal(parseConfig({ ...raw, adminCidrs: '["198.51.100.7/32"]' }, ctx).appVersion, 1);
     });
 });

@@ -11,11 +11,7 @@ export class ConfigError extends Error {
         readonly form: string,
         got: string | undefined,
     ) {
-        super(
-            got === undefined
-                ? `berth:${key} is required: ${form}`
-                : `berth:${key} must be ${form}, got ${JSON.stringify(got)}`,
-        );
+        super(got === undefined ? `berth:${key} is required: ${form}` : `berth:${key} must be ${form}, got ${JSON.stringify(got)}`);
         this.name = "ConfigError";
     }
 
@@ -144,9 +140,7 @@ export function parseCidr(key: string, text: string, allowPublic: boolean): stri
     }
     const [addr, prefix] = parsed;
     const network =
-        addr.kind() === "ipv4"
-            ? ipaddr.IPv4.networkAddressFromCIDR(text).toString()
-            : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
+        addr.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(text).toString() : ipaddr.IPv6.networkAddressFromCIDR(text).toString();
     const canonical = `${network}/${prefix}`;
     if (network !== addr.toString()) {
         throw new ConfigError(key, `CIDRs whose address is the network address (did you mean "${canonical}"?)`, text);

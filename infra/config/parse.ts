@@ -58,7 +58,13 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         }
     }
 
-    const instanceType = pattern(raw, "instanceType", /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"', "t3.small");
+    const instanceType = pattern(
+        raw,
+        "instanceType",
+        /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
+        'an EC2 instance type such as "t3.small"',
+        "t3.small",
+    );
     const allowPublicAdmin = boolean(raw, "allowPublicAdmin", false);
     const adminCidrs = cidrList(raw, "adminCidrs", allowPublicAdmin);
     const healthPath = pattern(raw, "healthPath", /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, 'a URL path starting with "/"', "/up");
@@ -84,11 +90,23 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         instanceName: pattern(raw, "instanceName", NAME_RE, "1-63 letters, digits, '.', '_' or '-'", `${ctx.project}-${ctx.stack}`),
         adminCidrs,
         allowPublicAdmin,
-        sshPublicKey: pattern(raw, "sshPublicKey", /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$/, 'an OpenSSH public key line such as "ssh-ed25519 AAAA... me@laptop"', undefined),
+        sshPublicKey: pattern(
+            raw,
+            "sshPublicKey",
+            /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$/,
+            'an OpenSSH public key line such as "ssh-ed25519 AAAA... me@laptop"',
+            undefined,
+        ),
         keyName: pattern(raw, "keyName", /^[\x20-\x7e]{1,255}$/, "the name of an existing EC2 key pair", undefined),
         rootVolumeSize: integer(raw, "rootVolumeSize", 8, 16384, 20),
         dataVolumeSize: integer(raw, "dataVolumeSize", 1, 16384, 10),
-        availabilityZone: pattern(raw, "availabilityZone", /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'an availability zone such as "eu-west-1a"', undefined),
+        availabilityZone: pattern(
+            raw,
+            "availabilityZone",
+            /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/,
+            'an availability zone such as "eu-west-1a"',
+            undefined,
+        ),
         subnetId: pattern(raw, "subnetId", /^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as "subnet-0123abcd"', undefined),
         amiId: pattern(raw, "amiId", /^ami-[0-9a-f]{8,17}$/, 'an AMI id such as "ami-0123456789abcdef0"', undefined),
         mysqlImage: pattern(raw, "mysqlImage", IMAGE_RE, 'an image reference such as "mysql:8.4"', DEFAULT_MYSQL_IMAGE),
@@ -113,11 +131,33 @@ export function architectureOf(instanceType: string): "x86_64" | "arm64" {
 export const SECRET_KEYS = ["mysqlPassword", "mysqlRootPassword", "secretKeyBase"] as const;
 
 export const KNOWN_KEYS = [
-    "appVersion", "appDir", "appPort", "healthPath", "healthTimeout", "stopGraceSeconds",
-    "appCommand", "createCommand", "migrateCommand", "healthCheckCommand", "appEnv",
-    "instanceType", "instanceName", "adminCidrs", "allowPublicAdmin", "sshPublicKey", "keyName",
-    "rootVolumeSize", "dataVolumeSize", "availabilityZone", "subnetId", "amiId",
-    "mysqlImage", "nginxImage", "mysqlUser", "mysqlDatabase", "updateStrategy",
+    "appVersion",
+    "appDir",
+    "appPort",
+    "healthPath",
+    "healthTimeout",
+    "stopGraceSeconds",
+    "appCommand",
+    "createCommand",
+    "migrateCommand",
+    "healthCheckCommand",
+    "appEnv",
+    "instanceType",
+    "instanceName",
+    "adminCidrs",
+    "allowPublicAdmin",
+    "sshPublicKey",
+    "keyName",
+    "rootVolumeSize",
+    "dataVolumeSize",
+    "availabilityZone",
+    "subnetId",
+    "amiId",
+    "mysqlImage",
+    "nginxImage",
+    "mysqlUser",
+    "mysqlDatabase",
+    "updateStrategy",
     ...SECRET_KEYS,
 ] as const;
 

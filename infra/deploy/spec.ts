@@ -109,7 +109,9 @@ export function contextDigest(dir: string): string {
             if (e.isDirectory()) walk(r);
             else if (e.isFile()) {
                 const mode = fs.statSync(path.join(dir, r)).mode & 0o111 ? "x" : "-";
-                hash.update(`${r}\0${mode}\0`).update(fs.readFileSync(path.join(dir, r))).update("\0");
+                hash.update(`${r}\0${mode}\0`)
+                    .update(fs.readFileSync(path.join(dir, r)))
+                    .update("\0");
             } else if (e.isSymbolicLink()) hash.update(`${r}\0l\0${fs.readlinkSync(path.join(dir, r))}\0`);
         }
     };

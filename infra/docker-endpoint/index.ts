@@ -35,23 +35,31 @@ export class DockerEndpoint extends pulumi.ComponentResource {
     constructor(name: string, args: DockerEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:DockerEndpoint", name, {}, opts);
         this.dockerHost = pulumi.interpolate`tcp://${args.host}:${DOCKER_TLS_PORT}`;
-        this.gate = new command.local.Command(`${name}-ready`, {
-            create: `node ${WAIT_SCRIPT}`,
-            environment: {
-                BERTH_DOCKER_HOST: this.dockerHost,
-                BERTH_DOCKER_CA: args.caCertPem,
-                BERTH_DOCKER_CERT: args.clientCertPem,
-                BERTH_DOCKER_KEY: pulumi.secret(args.clientKeyPem),
-                BERTH_WAIT_TIMEOUT: String(args.timeoutSeconds ?? 600),
+        this.gate = new command.local.Command(
+            `${name}-ready`,
+            {
+                create: `node ${WAIT_SCRIPT}`,
+                environment: {
+                    BERTH_DOCKER_HOST: this.dockerHost,
+                    BERTH_DOCKER_CA: args.caCertPem,
+                    BERTH_DOCKER_CERT: args.clientCertPem,
+                    BERTH_DOCKER_KEY: pulumi.secret(args.clientKeyPem),
+                    BERTH_WAIT_TIMEOUT: String(args.timeoutSeconds ?? 600),
+                },
+                triggers: args.triggers,
             },
-            triggers: args.triggers,
-        }, { parent: this, dependsOn: args.after });
-        this.provider = new docker.Provider(`${name}-provider`, {
-            host: this.dockerHost,
-            caMaterial: args.caCertPem,
-            certMaterial: args.clientCertPem,
-            keyMaterial: pulumi.secret(args.clientKeyPem),
-        }, { parent: this, dependsOn: [this.gate] });
+            { parent: this, dependsOn: args.after },
+        );
+        this.provider = new docker.Provider(
+            `${name}-provider`,
+            {
+                host: this.dockerHost,
+                caMaterial: args.caCertPem,
+                certMaterial: args.clientCertPem,
+                keyMaterial: pulumi.secret(args.clientKeyPem),
+            },
+            { parent: this, dependsOn: [this.gate] },
+        );
         this.registerOutputs({ dockerHost: this.dockerHost });
     }
 }

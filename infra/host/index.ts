@@ -48,52 +48,78 @@ export class Host extends pulumi.ComponentResource {
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Host", name, {}, opts);
         const child = { parent: this };
-        const tags = (suffix?: string) => ({ Name: suffix ? `${args.instanceName}-${suffix}` : args.instanceName, "berth:stack": pulumi.getStack() });
+        const tags = (suffix?: string) => ({
+            Name: suffix ? `${args.instanceName}-${suffix}` : args.instanceName,
+            "berth:stack": pulumi.getStack(),
+        });
         const where = placement(args, child);
 
-        const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            vpcId: where.vpcId,
-            description: `Berth host ${args.instanceName}: HTTP for all, SSH and Docker TLS for admins`,
-            tags: tags("sg"),
-        }, child);
+        const sg = new aws.ec2.SecurityGroup(
+            `${name}-sg`,
+            {
+                vpcId: where.vpcId,
+                description: `Berth host ${args.instanceName}: HTTP for all, SSH and Docker TLS for admins`,
+                tags: tags("sg"),
+            },
+            child,
+        );
         for (const r of ingressRules(args.adminCidrs)) {
-            new aws.vpc.SecurityGroupIngressRule(`${name}-in-${r.key}`, {
-                securityGroupId: sg.id,
-                ipProtocol: "tcp",
-                fromPort: r.port,
-                toPort: r.port,
-                ...(r.family === "ipv4" ? { cidrIpv4: r.cidr } : { cidrIpv6: r.cidr }),
-                description: r.description,
-            }, child);
+            new aws.vpc.SecurityGroupIngressRule(
+                `${name}-in-${r.key}`,
+                {
+                    securityGroupId: sg.id,
+                    ipProtocol: "tcp",
+                    fromPort: r.port,
+                    toPort: r.port,
+                    ...(r.family === "ipv4" ? { cidrIpv4: r.cidr } : { cidrIpv6: r.cidr }),
+                    description: r.description,
+                },
+                child,
+            );
         }
-        for (const [family, cidr] of [["ipv4", "0.0.0.0/0"], ["ipv6", "::/0"]] as const) {
-            new aws.vpc.SecurityGroupEgressRule(`${name}-out-${family}`, {
-                securityGroupId: sg.id,
-                ipProtocol: "-1",
-                ...(family === "ipv4" ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
-                description: "Outbound: updates, image pulls",
-            }, child);
+        for (const [family, cidr] of [
+            ["ipv4", "0.0.0.0/0"],
+            ["ipv6", "::/0"],
+        ] as const) {
+            new aws.vpc.SecurityGroupEgressRule(
+                `${name}-out-${family}`,
+                {
+                    securityGroupId: sg.id,
+                    ipProtocol: "-1",
+                    ...(family === "ipv4" ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
+                    description: "Outbound: updates, image pulls",
+                },
+                child,
+            );
         }
 
         // Allocated before the instance so its address can go into the server certificate, and kept
         // across stop/start and replacement.
         const eip = new aws.ec2.Eip(`${name}-eip`, { domain: "vpc", tags: tags("eip") }, child);
-        this.tls = new DockerTls(`${name}-tls`, {
-            ipAddresses: [eip.publicIp],
-            dnsNames: [eip.publicDns],
-            commonName: args.instanceName,
-        }, child);
+        this.tls = new DockerTls(
+            `${name}-tls`,
+            {
+                ipAddresses: [eip.publicIp],
+                dnsNames: [eip.publicDns],
+                commonName: args.instanceName,
+            },
+            child,
+        );
 
         // The database lives here, never on the root disk: replacing the instance loses nothing, and
         // `pulumi destroy` leaves a final snapshot.
-        const data = new aws.ebs.Volume(`${name}-data`, {
-            availabilityZone: where.availabilityZone,
-            size: args.dataVolumeSize,
-            type: "gp3",
-            encrypted: true,
-            finalSnapshot: true,
-            tags: tags("data"),
-        }, child);
+        const data = new aws.ebs.Volume(
+            `${name}-data`,
+            {
+                availabilityZone: where.availabilityZone,
+                size: args.dataVolumeSize,
+                type: "gp3",
+                encrypted: true,
+                finalSnapshot: true,
+                tags: tags("data"),
+            },
+            child,
+        );
 
         const userData = pulumi.secret(
             pulumi.all([this.tls.caCertPem, this.tls.serverCertPem, this.tls.serverKeyPem, data.id]).apply(([ca, cert, key, volumeId]) =>
@@ -108,36 +134,48 @@ export class Host extends pulumi.ComponentResource {
             ),
         );
 
-        const instance = new aws.ec2.Instance(`${name}-instance`, {
-            ami: args.amiId ?? flatcarAmiId(args.architecture, child),
-            instanceType: args.instanceType,
-            subnetId: where.subnetId,
-            availabilityZone: where.availabilityZone,
-            vpcSecurityGroupIds: [sg.id],
-            keyName: args.keyName,
-            userData,
-            // Containers must not reach instance metadata (and its user data): IMDSv2 only, one hop.
-            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-            rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSize },
-            tags: tags(),
-            volumeTags: tags("root"),
-        }, {
-            ...child,
-            // Flatcar updates itself in place; a newer AMI in the lookup must not replace the host.
-            ignoreChanges: ["ami"],
-        });
+        const instance = new aws.ec2.Instance(
+            `${name}-instance`,
+            {
+                ami: args.amiId ?? flatcarAmiId(args.architecture, child),
+                instanceType: args.instanceType,
+                subnetId: where.subnetId,
+                availabilityZone: where.availabilityZone,
+                vpcSecurityGroupIds: [sg.id],
+                keyName: args.keyName,
+                userData,
+                // Containers must not reach instance metadata (and its user data): IMDSv2 only, one hop.
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSize },
+                tags: tags(),
+                volumeTags: tags("root"),
+            },
+            {
+                ...child,
+                // Flatcar updates itself in place; a newer AMI in the lookup must not replace the host.
+                ignoreChanges: ["ami"],
+            },
+        );
 
-        const attachment = new aws.ec2.VolumeAttachment(`${name}-data-attachment`, {
-            instanceId: instance.id,
-            volumeId: data.id,
-            deviceName: "/dev/xvdf",
-            // Stop the host before detaching, so MySQL is shut down cleanly rather than cut off.
-            stopInstanceBeforeDetaching: true,
-        }, child);
-        const association = new aws.ec2.EipAssociation(`${name}-eip-association`, {
-            instanceId: instance.id,
-            allocationId: eip.allocationId,
-        }, child);
+        const attachment = new aws.ec2.VolumeAttachment(
+            `${name}-data-attachment`,
+            {
+                instanceId: instance.id,
+                volumeId: data.id,
+                deviceName: "/dev/xvdf",
+                // Stop the host before detaching, so MySQL is shut down cleanly rather than cut off.
+                stopInstanceBeforeDetaching: true,
+            },
+            child,
+        );
+        const association = new aws.ec2.EipAssociation(
+            `${name}-eip-association`,
+            {
+                instanceId: instance.id,
+                allocationId: eip.allocationId,
+            },
+            child,
+        );
 
         this.publicIp = eip.publicIp;
         this.publicDns = eip.publicDns;

@@ -35,43 +35,61 @@ export class DockerTls extends pulumi.ComponentResource {
         super("berth:infra:DockerTls", name, {}, opts);
         const cn = args.commonName ?? "berth";
         const child = { parent: this };
-        const key = (role: string, rsaBits: number) =>
-            new tls.PrivateKey(`${name}-${role}-key`, { algorithm: "RSA", rsaBits }, child);
+        const key = (role: string, rsaBits: number) => new tls.PrivateKey(`${name}-${role}-key`, { algorithm: "RSA", rsaBits }, child);
 
         const caKey = key("ca", 4096);
-        const ca = new tls.SelfSignedCert(`${name}-ca`, {
-            privateKeyPem: caKey.privateKeyPem,
-            isCaCertificate: true,
-            validityPeriodHours: VALIDITY_HOURS.ca,
-            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-            subject: { commonName: `${cn} Docker CA`, organization: "Berth" },
-        }, child);
+        const ca = new tls.SelfSignedCert(
+            `${name}-ca`,
+            {
+                privateKeyPem: caKey.privateKeyPem,
+                isCaCertificate: true,
+                validityPeriodHours: VALIDITY_HOURS.ca,
+                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                subject: { commonName: `${cn} Docker CA`, organization: "Berth" },
+            },
+            child,
+        );
 
         const sign = (role: "server" | "client", csr: tls.CertRequestArgs, uses: string[], hours: number, early?: number) => {
             const req = new tls.CertRequest(`${name}-${role}-csr`, csr, child);
-            return new tls.LocallySignedCert(`${name}-${role}`, {
-                certRequestPem: req.certRequestPem,
-                caPrivateKeyPem: caKey.privateKeyPem,
-                caCertPem: ca.certPem,
-                validityPeriodHours: hours,
-                earlyRenewalHours: early,
-                allowedUses: uses,
-            }, child);
+            return new tls.LocallySignedCert(
+                `${name}-${role}`,
+                {
+                    certRequestPem: req.certRequestPem,
+                    caPrivateKeyPem: caKey.privateKeyPem,
+                    caCertPem: ca.certPem,
+                    validityPeriodHours: hours,
+                    earlyRenewalHours: early,
+                    allowedUses: uses,
+                },
+                child,
+            );
         };
 
         const serverKey = key("server", 2048);
-        const server = sign("server", {
-            privateKeyPem: serverKey.privateKeyPem,
-            subject: { commonName: `${cn} Docker daemon`, organization: "Berth" },
-            ipAddresses: args.ipAddresses,
-            dnsNames: args.dnsNames,
-        }, ["digital_signature", "key_encipherment", "server_auth"], VALIDITY_HOURS.server);
+        const server = sign(
+            "server",
+            {
+                privateKeyPem: serverKey.privateKeyPem,
+                subject: { commonName: `${cn} Docker daemon`, organization: "Berth" },
+                ipAddresses: args.ipAddresses,
+                dnsNames: args.dnsNames,
+            },
+            ["digital_signature", "key_encipherment", "server_auth"],
+            VALIDITY_HOURS.server,
+        );
 
         const clientKey = key("client", 2048);
-        const client = sign("client", {
-            privateKeyPem: clientKey.privateKeyPem,
-            subject: { commonName: `${cn} operator`, organization: "Berth" },
-        }, ["digital_signature", "key_encipherment", "client_auth"], VALIDITY_HOURS.client, CLIENT_EARLY_RENEWAL_HOURS);
+        const client = sign(
+            "client",
+            {
+                privateKeyPem: clientKey.privateKeyPem,
+                subject: { commonName: `${cn} operator`, organization: "Berth" },
+            },
+            ["digital_signature", "key_encipherment", "client_auth"],
+            VALIDITY_HOURS.client,
+            CLIENT_EARLY_RENEWAL_HOURS,
+        );
 
         this.caCertPem = ca.certPem;
         this.serverCertPem = server.certPem;

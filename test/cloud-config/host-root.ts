@@ -11,32 +11,32 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 
 export interface WriteFile {
-  path: string;
-  permissions: string;
-  owner: string;
-  content: string;
+    path: string;
+    permissions: string;
+    owner: string;
+    content: string;
 }
 
 export interface CloudUnit {
-  name: string;
-  enable?: boolean;
-  command?: string;
-  content?: string;
-  drop_ins?: { name: string; content: string }[];
+    name: string;
+    enable?: boolean;
+    command?: string;
+    content?: string;
+    drop_ins?: { name: string; content: string }[];
 }
 
 export interface CloudConfigDoc {
-  ssh_authorized_keys: string[];
-  write_files: WriteFile[];
-  coreos: {
-    update: { reboot_strategy: string };
-    locksmith: { window_start: string; window_length: string };
-    units: CloudUnit[];
-  };
+    ssh_authorized_keys: string[];
+    write_files: WriteFile[];
+    coreos: {
+        update: { reboot_strategy: string };
+        locksmith: { window_start: string; window_length: string };
+        units: CloudUnit[];
+    };
 }
 
 export function loadDoc(text: string): CloudConfigDoc {
-  return yaml.load(text) as CloudConfigDoc;
+    return yaml.load(text) as CloudConfigDoc;
 }
 
 export const UNIT_DIR = "/etc/systemd/system";
@@ -47,75 +47,75 @@ export const VENDOR_UNIT_DIR = "/usr/lib/systemd/system";
  * Flatcar's unit our drop-ins rely on (dockerd started with $DOCKER_OPTS on the activated sockets).
  */
 export const DOCKER_SERVICE_STAND_IN = [
-  "[Unit]",
-  "Description=Docker Application Container Engine (stand-in for Flatcar's unit)",
-  "After=containerd.service network-online.target",
-  "Wants=network-online.target",
-  "",
-  "[Service]",
-  "Type=notify",
-  "ExecStart=/usr/bin/dockerd --host=fd:// $DOCKER_OPTS",
-  "",
+    "[Unit]",
+    "Description=Docker Application Container Engine (stand-in for Flatcar's unit)",
+    "After=containerd.service network-online.target",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=notify",
+    "ExecStart=/usr/bin/dockerd --host=fd:// $DOCKER_OPTS",
+    "",
 ].join("\n");
 
 export interface Layout {
-  root: string;
-  /** Absolute paths (on this machine) of the unit files written, by unit name. */
-  unitPaths: Record<string, string>;
+    root: string;
+    /** Absolute paths (on this machine) of the unit files written, by unit name. */
+    unitPaths: Record<string, string>;
 }
 
 export interface LayoutOptions {
-  /** Write the docker.service stand-in and a stand-in dockerd. Default true. */
-  dockerStandIn?: boolean;
-  /** Leave these write_files paths out. */
-  skipFiles?: string[];
+    /** Write the docker.service stand-in and a stand-in dockerd. Default true. */
+    dockerStandIn?: boolean;
+    /** Leave these write_files paths out. */
+    skipFiles?: string[];
 }
 
 /** A fresh temp root holding this machine's vendor units and the document's files and units. */
 export function layOut(doc: CloudConfigDoc, opts: LayoutOptions = {}): Layout {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "berth-units-"));
-  const at = (p: string) => path.join(root, p);
-  // The vendor units (sysinit.target, sockets.target, ...) the shipped units depend on.
-  fs.cpSync(VENDOR_UNIT_DIR, at(VENDOR_UNIT_DIR), { recursive: true, verbatimSymlinks: true });
-  for (const f of doc.write_files) {
-    if (opts.skipFiles?.includes(f.path)) continue;
-    fs.mkdirSync(path.dirname(at(f.path)), { recursive: true });
-    fs.writeFileSync(at(f.path), f.content, { mode: parseInt(f.permissions, 8) });
-    fs.chmodSync(at(f.path), parseInt(f.permissions, 8));
-  }
-  const unitPaths: Record<string, string> = {};
-  for (const u of doc.coreos.units) {
-    if (u.content !== undefined) {
-      fs.mkdirSync(at(UNIT_DIR), { recursive: true });
-      fs.writeFileSync(at(path.join(UNIT_DIR, u.name)), u.content);
-      unitPaths[u.name] = at(path.join(UNIT_DIR, u.name));
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "berth-units-"));
+    const at = (p: string) => path.join(root, p);
+    // The vendor units (sysinit.target, sockets.target, ...) the shipped units depend on.
+    fs.cpSync(VENDOR_UNIT_DIR, at(VENDOR_UNIT_DIR), { recursive: true, verbatimSymlinks: true });
+    for (const f of doc.write_files) {
+        if (opts.skipFiles?.includes(f.path)) continue;
+        fs.mkdirSync(path.dirname(at(f.path)), { recursive: true });
+        fs.writeFileSync(at(f.path), f.content, { mode: parseInt(f.permissions, 8) });
+        fs.chmodSync(at(f.path), parseInt(f.permissions, 8));
     }
-    for (const d of u.drop_ins ?? []) {
-      fs.mkdirSync(at(path.join(UNIT_DIR, `${u.name}.d`)), { recursive: true });
-      fs.writeFileSync(at(path.join(UNIT_DIR, `${u.name}.d`, d.name)), d.content);
+    const unitPaths: Record<string, string> = {};
+    for (const u of doc.coreos.units) {
+        if (u.content !== undefined) {
+            fs.mkdirSync(at(UNIT_DIR), { recursive: true });
+            fs.writeFileSync(at(path.join(UNIT_DIR, u.name)), u.content);
+            unitPaths[u.name] = at(path.join(UNIT_DIR, u.name));
+        }
+        for (const d of u.drop_ins ?? []) {
+            fs.mkdirSync(at(path.join(UNIT_DIR, `${u.name}.d`)), { recursive: true });
+            fs.writeFileSync(at(path.join(UNIT_DIR, `${u.name}.d`, d.name)), d.content);
+        }
     }
-  }
-  if (opts.dockerStandIn ?? true) {
-    fs.writeFileSync(at(path.join(VENDOR_UNIT_DIR, "docker.service")), DOCKER_SERVICE_STAND_IN);
-    fs.mkdirSync(at("/usr/bin"), { recursive: true });
-    fs.writeFileSync(at("/usr/bin/dockerd"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    unitPaths["docker.service"] ??= at(path.join(VENDOR_UNIT_DIR, "docker.service"));
-  }
-  return { root, unitPaths };
+    if (opts.dockerStandIn ?? true) {
+        fs.writeFileSync(at(path.join(VENDOR_UNIT_DIR, "docker.service")), DOCKER_SERVICE_STAND_IN);
+        fs.mkdirSync(at("/usr/bin"), { recursive: true });
+        fs.writeFileSync(at("/usr/bin/dockerd"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+        unitPaths["docker.service"] ??= at(path.join(VENDOR_UNIT_DIR, "docker.service"));
+    }
+    return { root, unitPaths };
 }
 
 export interface VerifyResult {
-  status: number | null;
-  stderr: string;
-  stdout: string;
+    status: number | null;
+    stderr: string;
+    stdout: string;
 }
 
 /** `systemd-analyze verify` of the given unit files, resolved inside `root`. */
 export function verify(root: string, unitFiles: string[]): VerifyResult {
-  const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${root}`, ...unitFiles], {
-    encoding: "utf8",
-    env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "cat" },
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+    const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${root}`, ...unitFiles], {
+        encoding: "utf8",
+        env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "cat" },
+    });
+    if (r.error) throw r.error;
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }

@@ -10,144 +10,122 @@ import { renderCloudConfig } from "../../cloud-config/index";
 import { issue, makeCa } from "../scripts/pki";
 import { layOut, loadDoc, UNIT_DIR, verify, type CloudConfigDoc, type Layout } from "./host-root";
 
-const OUR_UNITS = [
-  "berth-format-data.service",
-  "opt-data.mount",
-  "docker-tls-tcp.socket",
-  "docker.service",
-];
+const OUR_UNITS = ["berth-format-data.service", "opt-data.mount", "docker-tls-tcp.socket", "docker.service"];
 
 let doc: CloudConfigDoc;
 const roots: string[] = [];
 
 function lay(opts: Parameters<typeof layOut>[1] = {}): Layout {
-  const layout = layOut(doc, opts);
-  roots.push(layout.root);
-  return layout;
+    const layout = layOut(doc, opts);
+    roots.push(layout.root);
+    return layout;
 }
 
 /** stderr lines that speak of a unit or file we ship (systemd prefixes each with one of them). */
 function aboutOurs(stderr: string, root: string): string[] {
-  return stderr
-    .split("\n")
-    .filter((line) => line !== "")
-    .filter(
-      (line) =>
-        line.includes(root) || OUR_UNITS.some((u) => line.includes(u)) || line.includes("/opt/"),
-    );
+    return stderr
+        .split("\n")
+        .filter((line) => line !== "")
+        .filter((line) => line.includes(root) || OUR_UNITS.some((u) => line.includes(u)) || line.includes("/opt/"));
 }
 
 before(() => {
-  const ca = makeCa("berth test CA");
-  const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
-  doc = loadDoc(
-    renderCloudConfig({
-      caCertPem: ca.certPem,
-      serverCertPem: server.certPem,
-      serverKeyPem: server.keyPem,
-      sshAuthorizedKeys: [],
-      dataVolumeId: "vol-0123456789abcdef0",
-      updateStrategy: "reboot",
-    }),
-  );
+    const ca = makeCa("berth test CA");
+    const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
+    doc = loadDoc(
+        renderCloudConfig({
+            caCertPem: ca.certPem,
+            serverCertPem: server.certPem,
+            serverKeyPem: server.keyPem,
+            sshAuthorizedKeys: [],
+            dataVolumeId: "vol-0123456789abcdef0",
+            updateStrategy: "reboot",
+        }),
+    );
 });
 
 after(() => {
-  for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
+    for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
 });
 
 describe("systemd-analyze verify of the shipped units", () => {
-  it("lays out every unit and drop-in of the document", () => {
-    const { root, unitPaths } = lay();
-    assert.deepEqual(Object.keys(unitPaths).sort(), [...OUR_UNITS].sort());
-    const etc = path.join(root, UNIT_DIR);
-    assert.deepEqual(fs.readdirSync(path.join(etc, "docker.service.d")).sort(), [
-      "10-tls-verify.conf",
-      "20-data-volume.conf",
-    ]);
-    assert.deepEqual(fs.readdirSync(path.join(etc, "berth-format-data.service.d")), [
-      "10-volume.conf",
-    ]);
-    assert.equal(fs.statSync(path.join(root, "opt/berth/bin/format-data")).mode & 0o777, 0o755);
-    assert.equal(fs.statSync(path.join(root, "etc/docker/server-key.pem")).mode & 0o777, 0o600);
-  });
-
-  for (const name of OUR_UNITS) {
-    it(`${name} (with its drop-ins) verifies cleanly`, () => {
-      const { root, unitPaths } = lay();
-      const r = verify(root, [unitPaths[name]!]);
-      assert.deepEqual(aboutOurs(r.stderr, root), [], r.stderr);
-      assert.equal(r.status, 0, r.stderr);
+    it("lays out every unit and drop-in of the document", () => {
+        const { root, unitPaths } = lay();
+        assert.deepEqual(Object.keys(unitPaths).sort(), [...OUR_UNITS].sort());
+        const etc = path.join(root, UNIT_DIR);
+        assert.deepEqual(fs.readdirSync(path.join(etc, "docker.service.d")).sort(), ["10-tls-verify.conf", "20-data-volume.conf"]);
+        assert.deepEqual(fs.readdirSync(path.join(etc, "berth-format-data.service.d")), ["10-volume.conf"]);
+        assert.equal(fs.statSync(path.join(root, "opt/berth/bin/format-data")).mode & 0o777, 0o755);
+        assert.equal(fs.statSync(path.join(root, "etc/docker/server-key.pem")).mode & 0o777, 0o600);
     });
-  }
 
-  it("all units verify cleanly together", () => {
-    const { root, unitPaths } = lay();
-    const r = verify(
-      root,
-      OUR_UNITS.map((u) => unitPaths[u]!),
-    );
-    assert.equal(r.stderr, "");
-    assert.equal(r.status, 0);
-  });
+    for (const name of OUR_UNITS) {
+        it(`${name} (with its drop-ins) verifies cleanly`, () => {
+            const { root, unitPaths } = lay();
+            const r = verify(root, [unitPaths[name]!]);
+            assert.deepEqual(aboutOurs(r.stderr, root), [], r.stderr);
+            assert.equal(r.status, 0, r.stderr);
+        });
+    }
+
+    it("all units verify cleanly together", () => {
+        const { root, unitPaths } = lay();
+        const r = verify(
+            root,
+            OUR_UNITS.map((u) => unitPaths[u]!),
+        );
+        assert.equal(r.stderr, "");
+        assert.equal(r.status, 0);
+    });
 });
 
 // The checks above are only worth something if this harness sees what it claims to see.
 describe("the verify harness catches broken units", () => {
-  it("reads docker.service's drop-ins: a misspelt key in one is reported", () => {
-    const { root, unitPaths } = lay();
-    const dropIn = path.join(root, UNIT_DIR, "docker.service.d", "20-data-volume.conf");
-    fs.appendFileSync(dropIn, "RequiresMountsFr=/opt/data\n");
-    const r = verify(root, [unitPaths["docker.service"]!]);
-    assert.match(
-      r.stderr,
-      /20-data-volume\.conf:\d+: Unknown key '?RequiresMountsFr'? in section \[Unit\]/,
-    );
-    assert.equal(aboutOurs(r.stderr, root).length, 1);
-  });
+    it("reads docker.service's drop-ins: a misspelt key in one is reported", () => {
+        const { root, unitPaths } = lay();
+        const dropIn = path.join(root, UNIT_DIR, "docker.service.d", "20-data-volume.conf");
+        fs.appendFileSync(dropIn, "RequiresMountsFr=/opt/data\n");
+        const r = verify(root, [unitPaths["docker.service"]!]);
+        assert.match(r.stderr, /20-data-volume\.conf:\d+: Unknown key '?RequiresMountsFr'? in section \[Unit\]/);
+        assert.equal(aboutOurs(r.stderr, root).length, 1);
+    });
 
-  it("reads the format service's drop-in", () => {
-    const { root, unitPaths } = lay();
-    const dropIn = path.join(root, UNIT_DIR, "berth-format-data.service.d", "10-volume.conf");
-    fs.appendFileSync(dropIn, 'Environment="UNBALANCED\n');
-    const r = verify(root, [unitPaths["berth-format-data.service"]!]);
-    assert.match(r.stderr, /10-volume\.conf/);
-  });
+    it("reads the format service's drop-in", () => {
+        const { root, unitPaths } = lay();
+        const dropIn = path.join(root, UNIT_DIR, "berth-format-data.service.d", "10-volume.conf");
+        fs.appendFileSync(dropIn, 'Environment="UNBALANCED\n');
+        const r = verify(root, [unitPaths["berth-format-data.service"]!]);
+        assert.match(r.stderr, /10-volume\.conf/);
+    });
 
-  it("checks ExecStart inside the root: the format script missing or not executable fails", () => {
-    const missing = lay({ skipFiles: ["/opt/berth/bin/format-data"] });
-    const r1 = verify(missing.root, [missing.unitPaths["berth-format-data.service"]!]);
-    assert.notEqual(r1.status, 0);
-    assert.match(r1.stderr, /Command \/opt\/berth\/bin\/format-data is not executable/);
+    it("checks ExecStart inside the root: the format script missing or not executable fails", () => {
+        const missing = lay({ skipFiles: ["/opt/berth/bin/format-data"] });
+        const r1 = verify(missing.root, [missing.unitPaths["berth-format-data.service"]!]);
+        assert.notEqual(r1.status, 0);
+        assert.match(r1.stderr, /Command \/opt\/berth\/bin\/format-data is not executable/);
 
-    const plain = lay();
-    fs.chmodSync(path.join(plain.root, "opt/berth/bin/format-data"), 0o644);
-    const r2 = verify(plain.root, [plain.unitPaths["berth-format-data.service"]!]);
-    assert.notEqual(r2.status, 0);
-    assert.match(r2.stderr, /Command \/opt\/berth\/bin\/format-data is not executable/);
-  });
+        const plain = lay();
+        fs.chmodSync(path.join(plain.root, "opt/berth/bin/format-data"), 0o644);
+        const r2 = verify(plain.root, [plain.unitPaths["berth-format-data.service"]!]);
+        assert.notEqual(r2.status, 0);
+        assert.match(r2.stderr, /Command \/opt\/berth\/bin\/format-data is not executable/);
+    });
 
-  it("refuses a mount unit whose name does not match Where=", () => {
-    const { root, unitPaths } = lay();
-    const mount = unitPaths["opt-data.mount"]!;
-    fs.writeFileSync(
-      mount,
-      fs.readFileSync(mount, "utf8").replace("Where=/opt/data", "Where=/opt/database"),
-    );
-    const r = verify(root, [mount]);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /opt-data\.mount/);
-  });
+    it("refuses a mount unit whose name does not match Where=", () => {
+        const { root, unitPaths } = lay();
+        const mount = unitPaths["opt-data.mount"]!;
+        fs.writeFileSync(mount, fs.readFileSync(mount, "utf8").replace("Where=/opt/data", "Where=/opt/database"));
+        const r = verify(root, [mount]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /opt-data\.mount/);
+    });
 
-  it("reports a broken socket unit", () => {
-    const { root, unitPaths } = lay();
-    const socket = unitPaths["docker-tls-tcp.socket"]!;
-    fs.writeFileSync(
-      socket,
-      fs.readFileSync(socket, "utf8").replace("Service=docker.service", "Service=docker"),
-    );
-    const r = verify(root, [socket]);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /docker-tls-tcp\.socket/);
-  });
+    it("reports a broken socket unit", () => {
+        const { root, unitPaths } = lay();
+        const socket = unitPaths["docker-tls-tcp.socket"]!;
+        fs.writeFileSync(socket, fs.readFileSync(socket, "utf8").replace("Service=docker.service", "Service=docker"));
+        const r = verify(root, [socket]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /docker-tls-tcp\.socket/);
+    });
 });

@@ -22,7 +22,12 @@ function merge(results: LoadResult[]) {
     const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
     const requests = results.reduce((a, r) => a + r.requests, 0);
     const seconds = results.reduce((a, r) => a + r.durationMs, 0) / 1000;
-    return { rps: requests / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), failed: results.reduce((a, r) => a + failures(r), 0) };
+    return {
+        rps: requests / seconds,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        failed: results.reduce((a, r) => a + failures(r), 0),
+    };
 }
 
 async function main() {
@@ -34,7 +39,9 @@ async function main() {
         // Both on the bridge network, by container address: the published loopback port would add
         // docker-proxy (a userland copy the real host's DNAT path does not have) to nginx's side only.
         const ipOf = async (name: string) => {
-            const info = (await env.applier.inspect(name)) as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+            const info = (await env.applier.inspect(name)) as unknown as {
+                NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+            };
             return Object.values(info.NetworkSettings.Networks)[0].IPAddress;
         };
         const nginx = `http://${await ipOf("berth-nginx")}:80/`;
@@ -54,7 +61,9 @@ async function main() {
         out(`GET / at ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s:`);
         out(`  direct : ${d.rps.toFixed(0)} req/s, p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, ${d.failed} failed`);
         out(`  nginx  : ${n.rps.toFixed(0)} req/s, p50 ${n.p50.toFixed(2)} ms, p99 ${n.p99.toFixed(2)} ms, ${n.failed} failed`);
-        out(`  nginx/direct throughput ratio: ${(n.rps / d.rps).toFixed(2)} (target >= 0.80); added p50 ${(n.p50 - d.p50).toFixed(2)} ms, added p99 ${(n.p99 - d.p99).toFixed(2)} ms`);
+        out(
+            `  nginx/direct throughput ratio: ${(n.rps / d.rps).toFixed(2)} (target >= 0.80); added p50 ${(n.p50 - d.p50).toFixed(2)} ms, added p99 ${(n.p99 - d.p99).toFixed(2)} ms`,
+        );
 
         // 2. The switch under load.
         const v2 = await env.declare({ appVersion: 2 });
@@ -65,7 +74,9 @@ async function main() {
         await sleep(3000);
         release();
         const s = await load;
-        out(`v1 -> v2 switch under 50 connections: ${s.requests} requests in ${(s.durationMs / 1000).toFixed(1)} s, ${failures(s)} failed (target 0), longest ${s.longestMs.toFixed(0)} ms`);
+        out(
+            `v1 -> v2 switch under 50 connections: ${s.requests} requests in ${(s.durationMs / 1000).toFixed(1)} s, ${failures(s)} failed (target 0), longest ${s.longestMs.toFixed(0)} ms`,
+        );
 
         // 3. A source-only change, warm cache.
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-bench-app-"));

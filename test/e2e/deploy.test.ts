@@ -74,11 +74,16 @@ describe("Berth on a real Docker engine", () => {
     const nginxProblems = async () => {
         const logs = await env!.engine.docker(["logs", env!.applier.engineName("berth-nginx")], { timeoutMs: 30_000 });
         const lines = (logs.stdout + logs.stderr).split("\n");
-        return lines.filter((l) => /" 5\d\d |\[(error|crit|alert)\]/.test(l) && !/Connection refused/.test(l)).slice(-8).join("\n");
+        return lines
+            .filter((l) => /" 5\d\d |\[(error|crit|alert)\]/.test(l) && !/Connection refused/.test(l))
+            .slice(-8)
+            .join("\n");
     };
     const noFailures = async (r: LoadResult) => {
         if (failures(r) === 0) return;
-        assert.fail(`${failures(r)} failed requests: ${JSON.stringify({ bad: r.bad, errors: r.errors })}\nnginx says:\n${await nginxProblems()}`);
+        assert.fail(
+            `${failures(r)} failed requests: ${JSON.stringify({ bad: r.bad, errors: r.errors })}\nnginx says:\n${await nginxProblems()}`,
+        );
     };
 
     before(async () => {
@@ -89,30 +94,38 @@ describe("Berth on a real Docker engine", () => {
         await env?.close();
     });
 
-    it("1. first deployment: mysql healthy, then create, migrate, the app healthy, then nginx; v1 serves and keeps users", { skip }, async () => {
-        await env!.up(await env!.declare({ appVersion: 1 }));
-        assert.ok(at("berth-mysql", "healthy") < at("berth-db-create", "started"), "mysql healthy before db-create");
-        assert.ok(at("berth-db-create", "exited") <= at("berth-migrate", "started"), "db-create done before migrate");
-        assert.ok(at("berth-migrate", "exited") <= at("berth-app", "started"), "migrate done before the app starts");
-        assert.ok(at("berth-app", "healthy") <= at("berth-nginx", "started"), "the app healthy before nginx");
-        await refreshBase();
-        const page = await get("/");
-        assert.equal(page.status, 200);
-        assert.equal(page.version, "1");
-        const created = await fetch(`${base}/users.json`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ email: "first@example.com" }),
-        });
-        assert.equal(created.status, 201);
-        const users = await get("/users.json");
-        assert.match(users.text, /first@example\.com/);
-    });
+    it(
+        "1. first deployment: mysql healthy, then create, migrate, the app healthy, then nginx; v1 serves and keeps users",
+        { skip },
+        async () => {
+            await env!.up(await env!.declare({ appVersion: 1 }));
+            assert.ok(at("berth-mysql", "healthy") < at("berth-db-create", "started"), "mysql healthy before db-create");
+            assert.ok(at("berth-db-create", "exited") <= at("berth-migrate", "started"), "db-create done before migrate");
+            assert.ok(at("berth-migrate", "exited") <= at("berth-app", "started"), "migrate done before the app starts");
+            assert.ok(at("berth-app", "healthy") <= at("berth-nginx", "started"), "the app healthy before nginx");
+            await refreshBase();
+            const page = await get("/");
+            assert.equal(page.status, 200);
+            assert.equal(page.version, "1");
+            const created = await fetch(`${base}/users.json`, {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify({ email: "first@example.com" }),
+            });
+            assert.equal(created.status, 201);
+            const users = await get("/users.json");
+            assert.match(users.text, /first@example\.com/);
+        },
+    );
 
     it("the stack's docker context command gives a CLI that reaches the engine over mutual TLS", { skip }, async () => {
         const home = await fs.mkdtemp(path.join(os.tmpdir(), "berth-ctx-"));
         try {
-            const cliEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: path.join(home, "docker"), BERTH_DOCKER_CERTS_DIR: path.join(home, "certs") };
+            const cliEnv: NodeJS.ProcessEnv = {
+                ...process.env,
+                DOCKER_CONFIG: path.join(home, "docker"),
+                BERTH_DOCKER_CERTS_DIR: path.join(home, "certs"),
+            };
             // The context alone must lead the CLI to the engine.
             for (const k of ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]) delete cliEnv[k];
             const script = path.resolve(__dirname, "../../scripts/docker-context.js");
@@ -125,7 +138,10 @@ describe("Berth on a real Docker engine", () => {
             assert.match(ps.stdout, new RegExp(env!.applier.engineName("berth-app")));
             const again = await run(process.execPath, [script, "berth-e2e"], { env: cliEnv, input: JSON.stringify(env!.outputs) });
             assert.match(again.stdout, /updated/);
-            const hidden = await run(process.execPath, [script, "berth-e2e"], { env: cliEnv, input: JSON.stringify({ ...env!.outputs, dockerClientKey: "[secret]" }) });
+            const hidden = await run(process.execPath, [script, "berth-e2e"], {
+                env: cliEnv,
+                input: JSON.stringify({ ...env!.outputs, dockerClientKey: "[secret]" }),
+            });
             assert.equal(hidden.code, 1);
             assert.match(hidden.stderr, /dockerClientKey is missing \(pass --show-secrets\)/);
         } finally {
@@ -145,18 +161,29 @@ describe("Berth on a real Docker engine", () => {
         assert.equal((await get("/")).version, "2");
         assert.match((await get("/users.json")).text, /first@example\.com/);
         const apps = await appContainers();
-        assert.deepEqual(apps.map((c) => c.Labels["berth.version"]), ["2"], "v1 was removed");
+        assert.deepEqual(
+            apps.map((c) => c.Labels["berth.version"]),
+            ["2"],
+            "v1 was removed",
+        );
     });
 
     it("3. a v3 whose migration fails: v3 never starts, v2 keeps serving, the output is reported", { skip }, async () => {
-        const bad = await env!.declare({ appVersion: 3, migrateCommand: '["sh", "-c", "echo migration 0003 failed: no such column >&2; exit 3"]' });
+        const bad = await env!.declare({
+            appVersion: 3,
+            migrateCommand: '["sh", "-c", "echo migration 0003 failed: no such column >&2; exit 3"]',
+        });
         const { error, load } = await underLoad(`${base}/`, 10, 5_000, () => env!.up(bad));
         report("failed migration", load);
         assert.match(error?.message ?? "", /exited with code 3/);
         assert.match(error?.message ?? "", /migration 0003 failed: no such column/);
         await noFailures(load);
         assert.deepEqual(Object.keys(load.versions), ["2"]);
-        assert.deepEqual((await appContainers()).map((c) => c.Labels["berth.version"]), ["2"], "no v3 app container");
+        assert.deepEqual(
+            (await appContainers()).map((c) => c.Labels["berth.version"]),
+            ["2"],
+            "no v3 app container",
+        );
     });
 
     it("4. a v3 that never turns healthy: the wait times out, v2 keeps serving; a fixed v3 then rolls out", { skip }, async () => {
@@ -174,7 +201,11 @@ describe("Berth on a real Docker engine", () => {
         await noFailures(load);
         assert.equal((await get("/")).version, "3");
         const apps = await appContainers();
-        assert.deepEqual(apps.map((c) => c.Labels["berth.version"]), ["3"], "the hung v3 and the old v2 are gone");
+        assert.deepEqual(
+            apps.map((c) => c.Labels["berth.version"]),
+            ["3"],
+            "the hung v3 and the old v2 are gone",
+        );
     });
 
     it("5. the app process crashes: the restart policy brings it back and it serves again", { skip }, async () => {
@@ -201,7 +232,9 @@ describe("Berth on a real Docker engine", () => {
             });
         }
         await refreshBase();
-        await waitFor("the app to answer through nginx", 60_000, async () => ((await get("/").catch(() => undefined))?.status === 200 ? true : undefined));
+        await waitFor("the app to answer through nginx", 60_000, async () =>
+            (await get("/").catch(() => undefined))?.status === 200 ? true : undefined,
+        );
         assert.match((await get("/users.json")).text, /first@example\.com/);
     });
 

@@ -67,7 +67,10 @@ function impostorMaterial(realCaPem: string): ClientMaterial {
         }).certPem,
     );
     const key = String(privateKey({ algorithm: "RSA", rsaBits: 2048 }).privateKeyPem);
-    const csr = String(certRequest({ privateKeyPem: key, subject: { commonName: "berth-dev operator", organization: subject.organization } }).certRequestPem);
+    const csr = String(
+        certRequest({ privateKeyPem: key, subject: { commonName: "berth-dev operator", organization: subject.organization } })
+            .certRequestPem,
+    );
     const cert = String(
         locallySignedCert({
             certRequestPem: csr,
@@ -158,7 +161,11 @@ describe("real mutual TLS on a private dockerd set up from the rendered cloud-co
         const client = new X509Certificate(provider.material.cert);
         assert.ok(client.checkIssued(hostCa) && client.verify(hostCa.publicKey), "the client certificate is not signed by the host's CA");
         assert.ok(client.checkPrivateKey(createPrivateKey(provider.material.key)), "the client key does not match the client certificate");
-        assert.match(client.toLegacyObject().ext_key_usage?.join(",") ?? "", /1\.3\.6\.1\.5\.5\.7\.3\.2/, "the client certificate lacks clientAuth");
+        assert.match(
+            client.toLegacyObject().ext_key_usage?.join(",") ?? "",
+            /1\.3\.6\.1\.5\.5\.7\.3\.2/,
+            "the client certificate lacks clientAuth",
+        );
 
         const server = new X509Certificate(file(SERVER_FILES.cert));
         assert.ok(server.checkIssued(hostCa) && server.verify(hostCa.publicKey), "the server certificate is not signed by the host's CA");

@@ -23,122 +23,112 @@ let server: Issued;
 let client: Issued;
 
 before(() => {
-  ca = makeCa("berth stack CA");
-  otherCa = makeCa("someone else's CA");
-  server = issue(ca, "berth docker daemon", "server_auth", ["127.0.0.1"]);
-  client = issue(ca, "berth deployer", "client_auth");
+    ca = makeCa("berth stack CA");
+    otherCa = makeCa("someone else's CA");
+    server = issue(ca, "berth docker daemon", "server_auth", ["127.0.0.1"]);
+    client = issue(ca, "berth deployer", "client_auth");
 });
 
 interface Daemon {
-  port: number;
-  /** "METHOD URL by CN" of each request that got past TLS. */
-  requests: string[];
-  /** TLS handshakes the server refused. */
-  tlsErrors: string[];
-  listen(): Promise<void>;
-  close(): Promise<void>;
+    port: number;
+    /** "METHOD URL by CN" of each request that got past TLS. */
+    requests: string[];
+    /** TLS handshakes the server refused. */
+    tlsErrors: string[];
+    listen(): Promise<void>;
+    close(): Promise<void>;
 }
 
 /** A stand-in for dockerd's TLS API: `answer` decides each reply to GET /_ping. */
-function daemon(
-  answer: (n: number) => { status: number; body: string },
-  opts: { cert?: Issued; port?: number } = {},
-): Daemon {
-  const cert = opts.cert ?? server;
-  const requests: string[] = [];
-  const tlsErrors: string[] = [];
-  const srv = https.createServer(
-    {
-      key: cert.keyPem,
-      cert: cert.certPem,
-      ca: [ca.certPem],
-      requestCert: true,
-      rejectUnauthorized: true,
-    },
-    (req, res) => {
-      const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
-      requests.push(`${req.method} ${req.url} by ${cn}`);
-      const { status, body } =
-        req.url === "/_ping" ? answer(requests.length) : { status: 404, body: "" };
-      res.writeHead(status, { "content-type": "text/plain" }).end(body);
-    },
-  );
-  srv.on("tlsClientError", (err) => tlsErrors.push(err.message));
-  const d: Daemon = {
-    port: opts.port ?? 0,
-    requests,
-    tlsErrors,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        srv.once("error", reject);
-        srv.listen(d.port, "127.0.0.1", () => {
-          d.port = (srv.address() as net.AddressInfo).port;
-          resolve();
-        });
-      }),
-    close: () => {
-      srv.closeAllConnections();
-      return new Promise((resolve) => srv.close(() => resolve()));
-    },
-  };
-  return d;
+function daemon(answer: (n: number) => { status: number; body: string }, opts: { cert?: Issued; port?: number } = {}): Daemon {
+    const cert = opts.cert ?? server;
+    const requests: string[] = [];
+    const tlsErrors: string[] = [];
+    const srv = https.createServer(
+        {
+            key: cert.keyPem,
+            cert: cert.certPem,
+            ca: [ca.certPem],
+            requestCert: true,
+            rejectUnauthorized: true,
+        },
+        (req, res) => {
+            const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+            requests.push(`${req.method} ${req.url} by ${cn}`);
+            const { status, body } = req.url === "/_ping" ? answer(requests.length) : { status: 404, body: "" };
+            res.writeHead(status, { "content-type": "text/plain" }).end(body);
+        },
+    );
+    srv.on("tlsClientError", (err) => tlsErrors.push(err.message));
+    const d: Daemon = {
+        port: opts.port ?? 0,
+        requests,
+        tlsErrors,
+        listen: () =>
+            new Promise((resolve, reject) => {
+                srv.once("error", reject);
+                srv.listen(d.port, "127.0.0.1", () => {
+                    d.port = (srv.address() as net.AddressInfo).port;
+                    resolve();
+                });
+            }),
+        close: () => {
+            srv.closeAllConnections();
+            return new Promise((resolve) => srv.close(() => resolve()));
+        },
+    };
+    return d;
 }
 
 /** A port nothing listens on (it was free a moment ago). */
 async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
+    const s = net.createServer();
+    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise((resolve) => s.close(resolve));
+    return port;
 }
 
 interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
 }
 
-function gateEnv(
-  port: number,
-  over: Record<string, string | undefined> = {},
-): Record<string, string> {
-  const env: Record<string, string | undefined> = {
-    PATH: process.env.PATH,
-    BERTH_DOCKER_HOST: `tcp://127.0.0.1:${port}`,
-    BERTH_DOCKER_CA: ca.certPem,
-    BERTH_DOCKER_CERT: client.certPem,
-    BERTH_DOCKER_KEY: client.keyPem,
-    BERTH_WAIT_TIMEOUT: "30",
-    BERTH_WAIT_INTERVAL: "1",
-    ...over,
-  };
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
-    string,
-    string
-  >;
+function gateEnv(port: number, over: Record<string, string | undefined> = {}): Record<string, string> {
+    const env: Record<string, string | undefined> = {
+        PATH: process.env.PATH,
+        BERTH_DOCKER_HOST: `tcp://127.0.0.1:${port}`,
+        BERTH_DOCKER_CA: ca.certPem,
+        BERTH_DOCKER_CERT: client.certPem,
+        BERTH_DOCKER_KEY: client.keyPem,
+        BERTH_WAIT_TIMEOUT: "30",
+        BERTH_WAIT_INTERVAL: "1",
+        ...over,
+    };
+    return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
 
 /** Runs the gate the way the command resource does, without blocking this process's servers. */
 function runGate(env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT], {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [SCRIPT], {
+            cwd: ROOT,
+            env,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        const timer = setTimeout(() => child.kill("SIGKILL"), KILL_AFTER_MS);
+        child.on("error", reject);
+        child.on("close", (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, stdout, stderr });
+        });
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), KILL_AFTER_MS);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
 }
 
 const url = (port: number) => `https://127.0.0.1:${port}/_ping`;
@@ -147,161 +137,146 @@ const OK = () => ({ status: 200, body: "OK" });
 
 /** The gate's final complaint when the daemon never answered; returns the attempt count. */
 function assertGaveUp(run: Run, port: number, timeout: number, lastError: RegExp): number {
-  assert.equal(run.signal, null, "the script ended by itself");
-  assert.equal(run.code, 1, run.stderr);
-  const m =
-    /^wait-for-docker: the Docker daemon at (\S+) did not answer within (\d+)s \((\d+) attempts; last error: (.*)\)\. Check that berth:adminCidrs includes your current address and read the instance's console output \(aws ec2 get-console-output\) for cloud-config errors\.\n$/.exec(
-      run.stderr,
-    );
-  assert.ok(m, `unexpected stderr: ${run.stderr}`);
-  assert.equal(m[1], url(port));
-  assert.equal(Number(m[2]), timeout);
-  assert.match(m[4]!, lastError);
-  return Number(m[3]);
+    assert.equal(run.signal, null, "the script ended by itself");
+    assert.equal(run.code, 1, run.stderr);
+    const m =
+        /^wait-for-docker: the Docker daemon at (\S+) did not answer within (\d+)s \((\d+) attempts; last error: (.*)\)\. Check that berth:adminCidrs includes your current address and read the instance's console output \(aws ec2 get-console-output\) for cloud-config errors\.\n$/.exec(
+            run.stderr,
+        );
+    assert.ok(m, `unexpected stderr: ${run.stderr}`);
+    assert.equal(m[1], url(port));
+    assert.equal(Number(m[2]), timeout);
+    assert.match(m[4]!, lastError);
+    return Number(m[3]);
 }
 
 describe("wait-for-docker.js", { concurrency: true }, () => {
-  const daemons: Daemon[] = [];
-  after(async () => {
-    await Promise.all(daemons.map((d) => d.close()));
-  });
-  const started = async (d: Daemon) => {
-    daemons.push(d);
-    await d.listen();
-    return d;
-  };
-
-  it("exits 0 as soon as the daemon answers /_ping over mutual TLS", async () => {
-    const d = await started(daemon(OK));
-    const run = await runGate(gateEnv(d.port));
-    assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, `Docker daemon at ${url(d.port)} answered "OK" after 1 attempt(s)\n`);
-    assert.equal(run.stderr, "");
-    assert.deepEqual(d.requests, ["GET /_ping by berth deployer"]);
-    assert.deepEqual(d.tlsErrors, []);
-  });
-
-  it("keeps trying until a daemon that starts late answers", async () => {
-    const port = await freePort();
-    const d = daemon(OK, { port });
-    daemons.push(d);
-    const gate = runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "60", BERTH_WAIT_INTERVAL: "1" }));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    await d.listen();
-    const run = await gate;
-    assert.equal(run.code, 0, run.stderr);
-    const out = lines(run.stdout);
-    assert.equal(out[0], `waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`);
-    assert.equal(out.length, 2, "the same error is reported once");
-    const attempts = Number(
-      /^Docker daemon at \S+ answered "OK" after (\d+) attempt\(s\)$/.exec(out[1]!)?.[1],
-    );
-    assert.ok(attempts >= 2, `answered after ${attempts} attempt(s)`);
-    assert.deepEqual(d.requests, ["GET /_ping by berth deployer"]);
-  });
-
-  it("retries a daemon that answers but is not ready, reporting each new error once", async () => {
-    const d = await started(
-      daemon((n) => (n <= 2 ? { status: 503, body: "starting\n" } : { status: 200, body: "OK" })),
-    );
-    const run = await runGate(gateEnv(d.port));
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(lines(run.stdout), [
-      `waiting for ${url(d.port)}: HTTP 503: starting`,
-      `Docker daemon at ${url(d.port)} answered "OK" after 3 attempt(s)`,
-    ]);
-    assert.equal(d.requests.length, 3);
-  });
-
-  it("gives up with exit 1 when nothing listens, pointing at berth:adminCidrs", async () => {
-    const port = await freePort();
-    const run = await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "3", BERTH_WAIT_INTERVAL: "1" }));
-    const attempts = assertGaveUp(
-      run,
-      port,
-      3,
-      new RegExp(`^connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`),
-    );
-    assert.ok(attempts >= 1 && attempts <= 4, `${attempts} attempts in 3 s at 1 s intervals`);
-    assert.deepEqual(lines(run.stdout), [
-      `waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`,
-    ]);
-  });
-
-  it("is refused by the daemon with a client certificate from another CA, and times out", async () => {
-    const d = await started(daemon(OK));
-    const stranger = issue(otherCa, "berth deployer", "client_auth");
-    const run = await runGate(
-      gateEnv(d.port, {
-        BERTH_DOCKER_CERT: stranger.certPem,
-        BERTH_DOCKER_KEY: stranger.keyPem,
-        BERTH_WAIT_TIMEOUT: "3",
-      }),
-    );
-    assertGaveUp(run, d.port, 3, /./);
-    assert.deepEqual(d.requests, [], "no request got past TLS");
-    assert.ok(d.tlsErrors.length >= 1, "the server refused the handshake");
-  });
-
-  it("does not trust a daemon whose certificate another CA signed", async () => {
-    const impostor = issue(otherCa, "berth docker daemon", "server_auth", ["127.0.0.1"]);
-    const d = await started(daemon(OK, { cert: impostor }));
-    const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
-    assertGaveUp(run, d.port, 3, /^unable to verify the first certificate$/);
-    assert.deepEqual(d.requests, []);
-  });
-
-  it("does not trust a daemon certificate issued for another address", async () => {
-    const elsewhere = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
-    const d = await started(daemon(OK, { cert: elsewhere }));
-    const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
-    assertGaveUp(
-      run,
-      d.port,
-      3,
-      /^Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list: 203\.0\.113\.10$/,
-    );
-    assert.deepEqual(d.requests, []);
-  });
-
-  for (const name of [
-    "BERTH_DOCKER_HOST",
-    "BERTH_DOCKER_CA",
-    "BERTH_DOCKER_CERT",
-    "BERTH_DOCKER_KEY",
-  ]) {
-    it(`exits 2 naming ${name} when it is missing or empty`, async () => {
-      for (const value of [undefined, ""]) {
-        const run = await runGate(gateEnv(1, { [name]: value }));
-        assert.equal(run.code, 2);
-        assert.equal(run.stderr, `wait-for-docker: ${name} is not set\n`);
-        assert.equal(run.stdout, "");
-      }
+    const daemons: Daemon[] = [];
+    after(async () => {
+        await Promise.all(daemons.map((d) => d.close()));
     });
-  }
+    const started = async (d: Daemon) => {
+        daemons.push(d);
+        await d.listen();
+        return d;
+    };
 
-  it("exits 2 at once on unusable TLS material instead of retrying it until the timeout", async () => {
-    const run = await runGate(gateEnv(1, { BERTH_DOCKER_KEY: "not a key" }));
-    assert.equal(run.code, 2);
-    assert.match(run.stderr, /the TLS material in BERTH_DOCKER_CA\/CERT\/KEY is not usable/);
-  });
+    it("exits 0 as soon as the daemon answers /_ping over mutual TLS", async () => {
+        const d = await started(daemon(OK));
+        const run = await runGate(gateEnv(d.port));
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stdout, `Docker daemon at ${url(d.port)} answered "OK" after 1 attempt(s)\n`);
+        assert.equal(run.stderr, "");
+        assert.deepEqual(d.requests, ["GET /_ping by berth deployer"]);
+        assert.deepEqual(d.tlsErrors, []);
+    });
 
-  it("exits 2 on a timeout or interval that is not a positive number of seconds", async () => {
-    for (const [name, value] of [["BERTH_WAIT_TIMEOUT", "10m"], ["BERTH_WAIT_INTERVAL", "abc"], ["BERTH_WAIT_TIMEOUT", "-5"]]) {
-      const run = await runGate(gateEnv(1, { [name]: value }));
-      assert.equal(run.code, 2, `${name}=${value}`);
-      assert.match(run.stderr, new RegExp(`${name} must be a positive number of seconds, got "${value}"`));
+    it("keeps trying until a daemon that starts late answers", async () => {
+        const port = await freePort();
+        const d = daemon(OK, { port });
+        daemons.push(d);
+        const gate = runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "60", BERTH_WAIT_INTERVAL: "1" }));
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await d.listen();
+        const run = await gate;
+        assert.equal(run.code, 0, run.stderr);
+        const out = lines(run.stdout);
+        assert.equal(out[0], `waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`);
+        assert.equal(out.length, 2, "the same error is reported once");
+        const attempts = Number(/^Docker daemon at \S+ answered "OK" after (\d+) attempt\(s\)$/.exec(out[1]!)?.[1]);
+        assert.ok(attempts >= 2, `answered after ${attempts} attempt(s)`);
+        assert.deepEqual(d.requests, ["GET /_ping by berth deployer"]);
+    });
+
+    it("retries a daemon that answers but is not ready, reporting each new error once", async () => {
+        const d = await started(daemon((n) => (n <= 2 ? { status: 503, body: "starting\n" } : { status: 200, body: "OK" })));
+        const run = await runGate(gateEnv(d.port));
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(lines(run.stdout), [
+            `waiting for ${url(d.port)}: HTTP 503: starting`,
+            `Docker daemon at ${url(d.port)} answered "OK" after 3 attempt(s)`,
+        ]);
+        assert.equal(d.requests.length, 3);
+    });
+
+    it("gives up with exit 1 when nothing listens, pointing at berth:adminCidrs", async () => {
+        const port = await freePort();
+        const run = await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "3", BERTH_WAIT_INTERVAL: "1" }));
+        const attempts = assertGaveUp(run, port, 3, new RegExp(`^connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
+        assert.ok(attempts >= 1 && attempts <= 4, `${attempts} attempts in 3 s at 1 s intervals`);
+        assert.deepEqual(lines(run.stdout), [`waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    });
+
+    it("is refused by the daemon with a client certificate from another CA, and times out", async () => {
+        const d = await started(daemon(OK));
+        const stranger = issue(otherCa, "berth deployer", "client_auth");
+        const run = await runGate(
+            gateEnv(d.port, {
+                BERTH_DOCKER_CERT: stranger.certPem,
+                BERTH_DOCKER_KEY: stranger.keyPem,
+                BERTH_WAIT_TIMEOUT: "3",
+            }),
+        );
+        assertGaveUp(run, d.port, 3, /./);
+        assert.deepEqual(d.requests, [], "no request got past TLS");
+        assert.ok(d.tlsErrors.length >= 1, "the server refused the handshake");
+    });
+
+    it("does not trust a daemon whose certificate another CA signed", async () => {
+        const impostor = issue(otherCa, "berth docker daemon", "server_auth", ["127.0.0.1"]);
+        const d = await started(daemon(OK, { cert: impostor }));
+        const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
+        assertGaveUp(run, d.port, 3, /^unable to verify the first certificate$/);
+        assert.deepEqual(d.requests, []);
+    });
+
+    it("does not trust a daemon certificate issued for another address", async () => {
+        const elsewhere = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
+        const d = await started(daemon(OK, { cert: elsewhere }));
+        const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
+        assertGaveUp(
+            run,
+            d.port,
+            3,
+            /^Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list: 203\.0\.113\.10$/,
+        );
+        assert.deepEqual(d.requests, []);
+    });
+
+    for (const name of ["BERTH_DOCKER_HOST", "BERTH_DOCKER_CA", "BERTH_DOCKER_CERT", "BERTH_DOCKER_KEY"]) {
+        it(`exits 2 naming ${name} when it is missing or empty`, async () => {
+            for (const value of [undefined, ""]) {
+                const run = await runGate(gateEnv(1, { [name]: value }));
+                assert.equal(run.code, 2);
+                assert.equal(run.stderr, `wait-for-docker: ${name} is not set\n`);
+                assert.equal(run.stdout, "");
+            }
+        });
     }
-  });
 
-  it("exits 2 on a BERTH_DOCKER_HOST that is not tcp://HOST:PORT", async () => {
-    for (const host of ["https://127.0.0.1:2376", "tcp://127.0.0.1:2376/", "127.0.0.1:2376"]) {
-      const run = await runGate(gateEnv(1, { BERTH_DOCKER_HOST: host }));
-      assert.equal(run.code, 2);
-      assert.equal(
-        run.stderr,
-        `wait-for-docker: BERTH_DOCKER_HOST must look like tcp://IP:2376, got ${JSON.stringify(host)}\n`,
-      );
-    }
-  });
+    it("exits 2 at once on unusable TLS material instead of retrying it until the timeout", async () => {
+        const run = await runGate(gateEnv(1, { BERTH_DOCKER_KEY: "not a key" }));
+        assert.equal(run.code, 2);
+        assert.match(run.stderr, /the TLS material in BERTH_DOCKER_CA\/CERT\/KEY is not usable/);
+    });
+
+    it("exits 2 on a timeout or interval that is not a positive number of seconds", async () => {
+        for (const [name, value] of [
+            ["BERTH_WAIT_TIMEOUT", "10m"],
+            ["BERTH_WAIT_INTERVAL", "abc"],
+            ["BERTH_WAIT_TIMEOUT", "-5"],
+        ]) {
+            const run = await runGate(gateEnv(1, { [name]: value }));
+            assert.equal(run.code, 2, `${name}=${value}`);
+            assert.match(run.stderr, new RegExp(`${name} must be a positive number of seconds, got "${value}"`));
+        }
+    });
+
+    it("exits 2 on a BERTH_DOCKER_HOST that is not tcp://HOST:PORT", async () => {
+        for (const host of ["https://127.0.0.1:2376", "tcp://127.0.0.1:2376/", "127.0.0.1:2376"]) {
+            const run = await runGate(gateEnv(1, { BERTH_DOCKER_HOST: host }));
+            assert.equal(run.code, 2);
+            assert.equal(run.stderr, `wait-for-docker: BERTH_DOCKER_HOST must look like tcp://IP:2376, got ${JSON.stringify(host)}\n`);
+        }
+    });
 });

@@ -52,7 +52,12 @@ function hexId(prefix: string, name: string): string {
     return `${prefix}-${crypto.createHash("sha256").update(name).digest("hex").slice(0, 17)}`;
 }
 
-function dockerState(type: string, name: string, inputs: Record<string, unknown>, input: MockInput): { id: string; state: Record<string, unknown> } {
+function dockerState(
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+    input: MockInput,
+): { id: string; state: Record<string, unknown> } {
     const digest = `sha256:${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex")}`;
     switch (type) {
         case "docker:index/network:Network":
@@ -85,7 +90,10 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
             switch (args.type) {
                 case "aws:ec2/eip:Eip": {
                     const ip = input.publicIp ?? MOCK_IP;
-                    return { id: "eipalloc-0abc", state: { ...inputs, publicIp: ip, publicDns: mockPublicDns(ip), allocationId: "eipalloc-0abc" } };
+                    return {
+                        id: "eipalloc-0abc",
+                        state: { ...inputs, publicIp: ip, publicDns: mockPublicDns(ip), allocationId: "eipalloc-0abc" },
+                    };
                 }
                 case "aws:ebs/volume:Volume":
                     return { id: hexId("vol", args.name), state: inputs };
@@ -94,7 +102,13 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                 case "aws:ec2/securityGroup:SecurityGroup":
                     return { id: hexId("sg", args.name), state: inputs };
                 case "random:index/randomPassword:RandomPassword":
-                    return { id: `${args.name}-id`, state: { ...inputs, result: crypto.createHash("sha256").update(args.name).digest("hex").slice(0, Number(inputs.length)) } };
+                    return {
+                        id: `${args.name}-id`,
+                        state: {
+                            ...inputs,
+                            result: crypto.createHash("sha256").update(args.name).digest("hex").slice(0, Number(inputs.length)),
+                        },
+                    };
                 case "command:local:Command":
                     return { id: `${args.name}-id`, state: { ...inputs, stdout: "ok", stderr: "" } };
             }
@@ -108,7 +122,11 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                 case "aws:ec2/getAmi:getAmi":
                     return { id: input.amiId ?? DEFAULT_AMI, name: "Flatcar-stable-4230.2.3-hvm", architecture: "x86_64" };
                 case "aws:index/getAvailabilityZones:getAvailabilityZones":
-                    return { id: "eu-west-1", names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"] };
+                    return {
+                        id: "eu-west-1",
+                        names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+                        zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"],
+                    };
                 case "aws:ec2/getVpc:getVpc":
                     return { id: "vpc-0abc1234", cidrBlock: "172.31.0.0/16", default: true };
                 case "aws:ec2/getSubnet:getSubnet":

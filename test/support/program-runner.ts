@@ -120,7 +120,10 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries({ ...input.config, ...input.secretConfig })) {
         config[`berth:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    pulumi.runtime.setAllConfig(config, Object.keys(input.secretConfig ?? {}).map((k) => `berth:${k}`));
+    pulumi.runtime.setAllConfig(
+        config,
+        Object.keys(input.secretConfig ?? {}).map((k) => `berth:${k}`),
+    );
 
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports

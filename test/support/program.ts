@@ -41,6 +41,9 @@ export function byType(result: ProgramResult, type: string): RecordedResource[] 
 
 export function one(result: ProgramResult, type: string, nameSuffix?: string): RecordedResource {
     const found = byType(result, type).filter((r) => nameSuffix === undefined || r.name.endsWith(nameSuffix));
-    if (found.length !== 1) throw new Error(`expected one ${type}${nameSuffix ? ` named *${nameSuffix}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    if (found.length !== 1)
+        throw new Error(
+            `expected one ${type}${nameSuffix ? ` named *${nameSuffix}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`,
+        );
     return found[0];
 }

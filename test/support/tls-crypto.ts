@@ -41,7 +41,10 @@ function usageExtensions(uses: string[], isCa: boolean): object[] {
         else if (EXT_KEY_USAGE[u]) eku[EXT_KEY_USAGE[u]] = true;
         else throw new Error(`tls mock: unknown allowed use ${u}`);
     }
-    const exts: object[] = [{ name: "basicConstraints", cA: isCa, critical: true }, { ...ku, name: "keyUsage", critical: true }];
+    const exts: object[] = [
+        { name: "basicConstraints", cA: isCa, critical: true },
+        { ...ku, name: "keyUsage", critical: true },
+    ];
     if (Object.keys(eku).length > 0) exts.push({ name: "extKeyUsage", ...eku });
     return exts;
 }
@@ -72,7 +75,10 @@ export function selfSignedCert(inputs: State): State {
     const attrs = subjectAttrs(inputs.subject as Subject);
     cert.setSubject(attrs);
     cert.setIssuer(attrs);
-    cert.setExtensions([...usageExtensions(inputs.allowedUses as string[], Boolean(inputs.isCaCertificate)), { name: "subjectKeyIdentifier" }]);
+    cert.setExtensions([
+        ...usageExtensions(inputs.allowedUses as string[], Boolean(inputs.isCaCertificate)),
+        { name: "subjectKeyIdentifier" },
+    ]);
     cert.sign(key as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
     return { ...inputs, certPem: pki.certificateToPem(cert) };
 }

@@ -6,8 +6,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 
 export type ApiTarget =
-    | { kind: "tls"; host: string; port: number; ca: string; cert: string; key: string }
-    | { kind: "unix"; socketPath: string };
+    { kind: "tls"; host: string; port: number; ca: string; cert: string; key: string } | { kind: "unix"; socketPath: string };
 
 export interface ApiResponse {
     status: number;

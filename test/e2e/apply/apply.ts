@@ -183,7 +183,9 @@ export class Applier {
 
     /** The image a container runs: the one image-like resource it depends on. */
     private imageFor(r: DockerResource): string {
-        const images = r.deps.map((d) => this.state.get(d)).filter((d) => d && (d.resource.kind === "image" || d.resource.kind === "remoteImage"));
+        const images = r.deps
+            .map((d) => this.state.get(d))
+            .filter((d) => d && (d.resource.kind === "image" || d.resource.kind === "remoteImage"));
         if (images.length !== 1) throw new Error(`${r.name}: expected one image dependency, found ${images.length}`);
         return images[0]!.id;
     }
@@ -208,19 +210,27 @@ export class Applier {
         const deployed: Deployed = { resource: r, id: Id, engineName: name };
         // In the state from here on, as the provider records a created container even if a later check fails.
         this.state.set(r.name, deployed);
-        for (const u of (r.inputs.uploads as { file: string; content: string }[] | undefined) ?? []) await this.upload(name, u.file, u.content);
+        for (const u of (r.inputs.uploads as { file: string; content: string }[] | undefined) ?? [])
+            await this.upload(name, u.file, u.content);
         this.event("created", deployed);
         await api.call("POST", `/containers/${Id}/start`);
         this.event("started", deployed);
         this.log(`container ${name} started`);
 
         if (r.inputs.attach) {
-            const { StatusCode } = await api.call<{ StatusCode: number }>("POST", `/containers/${Id}/wait?condition=not-running`, undefined, 600_000);
+            const { StatusCode } = await api.call<{ StatusCode: number }>(
+                "POST",
+                `/containers/${Id}/wait?condition=not-running`,
+                undefined,
+                600_000,
+            );
             const logs = await this.o.engine.docker(["logs", Id], { timeoutMs: 60_000 });
             this.event(StatusCode === 0 ? "exited" : "failed", deployed);
             // What the program does with the provider's exitCode and containerLogs.
             if (StatusCode !== 0) {
-                throw new Error(stepFailure(`${r.name}`, { container: name, exitCode: StatusCode, logs: logs.stdout + logs.stderr, urn: r.urn }));
+                throw new Error(
+                    stepFailure(`${r.name}`, { container: name, exitCode: StatusCode, logs: logs.stdout + logs.stderr, urn: r.urn }),
+                );
             }
             this.log(`${name} exited 0`);
         }
@@ -245,7 +255,9 @@ export class Applier {
                 return;
             }
             if (Date.now() - started > timeoutSeconds * 1000) {
-                throw new Error(`container ${name} did not become healthy within ${timeoutSeconds} s (state ${info.State.Status}, health ${info.State.Health?.Status ?? "none"})`);
+                throw new Error(
+                    `container ${name} did not become healthy within ${timeoutSeconds} s (state ${info.State.Status}, health ${info.State.Health?.Status ?? "none"})`,
+                );
             }
             await sleep(500);
         }
@@ -270,7 +282,8 @@ export class Applier {
             const grace = Number(d.resource.inputs.destroyGraceSeconds ?? 0);
             const started = Date.now();
             this.event("stopping", d);
-            if (grace > 0 && !d.resource.inputs.attach) await api.call("POST", `/containers/${d.id}/stop?t=${grace}`, undefined, (grace + 30) * 1000).catch(() => undefined);
+            if (grace > 0 && !d.resource.inputs.attach)
+                await api.call("POST", `/containers/${d.id}/stop?t=${grace}`, undefined, (grace + 30) * 1000).catch(() => undefined);
             await api.call("DELETE", `/containers/${d.id}?force=true`);
             this.event("removed", d);
             this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -283,8 +296,10 @@ export class Applier {
     /** Removes everything this applier created (test cleanup), containers first. */
     async destroyAll(): Promise<void> {
         const all = [...this.replaced, ...this.state.values()];
-        for (const d of all.filter((x) => x.resource.kind === "container")) await this.o.api.call("DELETE", `/containers/${d.id}?force=true`).catch(() => undefined);
-        for (const d of all.filter((x) => x.resource.kind === "network")) await this.o.api.call("DELETE", `/networks/${d.id}`).catch(() => undefined);
+        for (const d of all.filter((x) => x.resource.kind === "container"))
+            await this.o.api.call("DELETE", `/containers/${d.id}?force=true`).catch(() => undefined);
+        for (const d of all.filter((x) => x.resource.kind === "network"))
+            await this.o.api.call("DELETE", `/networks/${d.id}`).catch(() => undefined);
         this.state.clear();
         this.replaced.length = 0;
     }

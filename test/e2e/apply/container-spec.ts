@@ -78,7 +78,9 @@ export function containerCreateBody(raw: Record<string, unknown>, remap: Remaps)
                 .filter((v) => v.hostPath)
                 .map((v) => `${remap.hostPath(v.hostPath!)}:${v.containerPath}${v.readOnly ? ":ro" : ""}`),
             // The host port the program publishes (80) becomes a free loopback port here.
-            PortBindings: Object.fromEntries(ports.map((p) => [`${p.internal}/${p.protocol ?? "tcp"}`, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
+            PortBindings: Object.fromEntries(
+                ports.map((p) => [`${p.internal}/${p.protocol ?? "tcp"}`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
+            ),
             NetworkMode: nets.length > 0 ? remap.network(nets[0].name) : undefined,
         },
         NetworkingConfig: {

@@ -29,11 +29,15 @@ describe("what the e2e runs follows the program", () => {
         assert.equal(a.StopTimeout, 30);
         assert.equal(b.StopTimeout, 45);
         assert.ok(b.Env.includes("PORT=8080"));
-        const upload = (d: typeof plain) => (d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[])[0].content;
+        const upload = (d: typeof plain) =>
+            (d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[])[0].content;
         assert.match(upload(changed), /http:\/\/app:8080/);
         // And the update the e2e would carry out replaces the app, beside the old one.
         const steps = planUpdate(plain.resources, changed.resources).filter((s) => s.resource.name === "berth-app");
-        assert.deepEqual(steps.map((s) => s.op), ["create", "delete"]);
+        assert.deepEqual(
+            steps.map((s) => s.op),
+            ["create", "delete"],
+        );
     });
 
     it("maps the provider's inputs the way the provider does", async () => {

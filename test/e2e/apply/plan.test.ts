@@ -12,7 +12,8 @@ const r = (name: string, inputs: Record<string, unknown>, extra: Partial<DockerR
     ignoreChanges: [],
     ...extra,
 });
-const show = (steps: ReturnType<typeof planUpdate>) => steps.map((s) => `${s.op} ${s.resource.name}${s.op === "create" ? ` ${JSON.stringify(s.resource.inputs)}` : ""}`);
+const show = (steps: ReturnType<typeof planUpdate>) =>
+    steps.map((s) => `${s.op} ${s.resource.name}${s.op === "create" ? ` ${JSON.stringify(s.resource.inputs)}` : ""}`);
 
 describe("Pulumi's steps for an update", () => {
     it("creates everything on the first deployment, in the given order", () => {
@@ -22,7 +23,13 @@ describe("Pulumi's steps for an update", () => {
     it("deletes first for delete-before-replace, and last for create-before-delete", () => {
         const before = [r("db", { v: 1 }), r("app", { v: 1 }, { deleteBeforeReplace: false }), r("web", { v: 1 })];
         const after = [r("db", { v: 2 }), r("app", { v: 2 }, { deleteBeforeReplace: false }), r("web", { v: 1 })];
-        assert.deepEqual(show(planUpdate(before, after)), ["delete db", 'create db {"v":2}', 'create app {"v":2}', "same web", "delete app"]);
+        assert.deepEqual(show(planUpdate(before, after)), [
+            "delete db",
+            'create db {"v":2}',
+            'create app {"v":2}',
+            "same web",
+            "delete app",
+        ]);
     });
 
     it("ignores the inputs the resource ignores, and deletes what is no longer declared", () => {

@@ -49,7 +49,11 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const doc = parseCloudConfig(String(one(base, "aws:ec2/instance:Instance").inputs.userData));
     const engineDir = defaultEngineDir();
     // One directory per set of material: a daemon another run still uses keeps its files.
-    const tlsHash = crypto.createHash("sha256").update(JSON.stringify(doc.write_files ?? [])).digest("hex").slice(0, 16);
+    const tlsHash = crypto
+        .createHash("sha256")
+        .update(JSON.stringify(doc.write_files ?? []))
+        .digest("hex")
+        .slice(0, 16);
     const root = path.join(engineDir, "host-root", tlsHash);
     const written = writeHostFiles(doc, "/etc/docker/", root);
     const { argv } = relocateFlagPaths(dockerOptsArgv(dropIn(doc, "docker.service", "10-tls-verify.conf")), "/etc/docker/", written);

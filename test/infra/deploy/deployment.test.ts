@@ -7,7 +7,9 @@ import { BASE_CONFIG, byType, one, ProgramResult, RecordedResource, runProgram }
 
 const APP_DIR = "test/fixtures/rails-app";
 const CONTAINER = "docker:index/container:Container";
-const v = (appVersion: number, extra: Record<string, unknown> = {}) => ({ config: { ...BASE_CONFIG, appDir: APP_DIR, appVersion, ...extra } });
+const v = (appVersion: number, extra: Record<string, unknown> = {}) => ({
+    config: { ...BASE_CONFIG, appDir: APP_DIR, appVersion, ...extra },
+});
 
 function changedKeys(a: RecordedResource, b: RecordedResource): string[] {
     const keys = new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)]);
@@ -63,7 +65,12 @@ describe("the deployment under mocks", () => {
     it("bumping appVersion changes the image, migrate and app, but not nginx, mysql or the network", () => {
         const pairs = (type: string) => byType(v1, type).map((a) => [a, byType(v2, type).find((b) => b.name === a.name)!] as const);
         const changed = new Map<string, string[]>();
-        for (const type of [CONTAINER, "docker:index/image:Image", "docker:index/network:Network", "docker:index/remoteImage:RemoteImage"]) {
+        for (const type of [
+            CONTAINER,
+            "docker:index/image:Image",
+            "docker:index/network:Network",
+            "docker:index/remoteImage:RemoteImage",
+        ]) {
             for (const [a, b] of pairs(type)) changed.set(a.name, changedKeys(a, b));
         }
         assert.deepEqual(changed.get("berth-app-image"), ["imageName"]);
@@ -109,17 +116,35 @@ describe("the deployment under mocks", () => {
         assert.ok(passwords.every((p) => p.length >= 32));
         const mysqlEnv = one(v1, CONTAINER, "-mysql").inputs.envs as string[];
         assert.ok(mysqlEnv.some((e) => e.startsWith("MYSQL_ROOT_PASSWORD=") && e.length > 40));
-        const plain = JSON.stringify(Object.values(v1.outputs).filter((o) => !o.secret).map((o) => o.value));
+        const plain = JSON.stringify(
+            Object.values(v1.outputs)
+                .filter((o) => !o.secret)
+                .map((o) => o.value),
+        );
         for (const p of passwords) assert.ok(!plain.includes(p), "no password in a plain output");
         assert.doesNotMatch(plain, /PRIVATE KEY/);
         for (const r of v1.resources.filter((x) => x.type !== CONTAINER)) {
-            assert.ok(!JSON.stringify(r.inputs).includes(passwords[0]) || r.secretInputs.length > 0, `${r.name} holds a password in plain inputs`);
+            assert.ok(
+                !JSON.stringify(r.inputs).includes(passwords[0]) || r.secretInputs.length > 0,
+                `${r.name} holds a password in plain inputs`,
+            );
         }
     });
 
     it("gives the app the contract's environment and publishes only nginx's port", () => {
-        const env = Object.fromEntries((one(v1, CONTAINER, "-app").inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-        assert.deepEqual(Object.keys(env).sort(), ["APP_VERSION", "MYSQL_DATABASE", "MYSQL_HOST", "MYSQL_PASSWORD", "MYSQL_PORT", "MYSQL_USER", "PORT", "SECRET_KEY_BASE"]);
+        const env = Object.fromEntries(
+            (one(v1, CONTAINER, "-app").inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+        );
+        assert.deepEqual(Object.keys(env).sort(), [
+            "APP_VERSION",
+            "MYSQL_DATABASE",
+            "MYSQL_HOST",
+            "MYSQL_PASSWORD",
+            "MYSQL_PORT",
+            "MYSQL_USER",
+            "PORT",
+            "SECRET_KEY_BASE",
+        ]);
         assert.equal(env.MYSQL_HOST, "mysql");
         assert.equal(env.MYSQL_USER, "app");
         assert.equal(env.APP_VERSION, "1");

@@ -4,250 +4,226 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import {
-  renderNginxConfig,
-  serializeNginxConfig,
-  type NginxConfigOptions,
-  type NginxNode,
-} from "../../../infra/deploy/nginx";
+import { renderNginxConfig, serializeNginxConfig, type NginxConfigOptions, type NginxNode } from "../../../infra/deploy/nginx";
 import { mainConf } from "../../support/nginx/harness";
 import { all, one, parseNginx, type Directive } from "../../support/nginx/parse";
 
 const BASE: NginxConfigOptions = { appHost: "app", appPort: 3000 };
 
 function render(opts: NginxConfigOptions) {
-  const top = parseNginx(renderNginxConfig(opts));
-  const server = one(top, "server").block ?? [];
-  const location = one(server, "location");
-  return { top, server, location: location.block ?? [], locationArgs: location.args };
+    const top = parseNginx(renderNginxConfig(opts));
+    const server = one(top, "server").block ?? [];
+    const location = one(server, "location");
+    return { top, server, location: location.block ?? [], locationArgs: location.args };
 }
 
 const args = (block: readonly Directive[], name: string) => one(block, name).args;
 
 /** proxy_set_header name → value; repeated names fail. */
 function headers(block: readonly Directive[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const directive of all(block, "proxy_set_header")) {
-    const [name, value] = directive.args;
-    assert.ok(name !== undefined && value !== undefined && !(name in out), `proxy_set_header ${name}`);
-    out[name] = value;
-  }
-  return out;
+    const out: Record<string, string> = {};
+    for (const directive of all(block, "proxy_set_header")) {
+        const [name, value] = directive.args;
+        assert.ok(name !== undefined && value !== undefined && !(name in out), `proxy_set_header ${name}`);
+        out[name] = value;
+    }
+    return out;
 }
 
 describe("renderNginxConfig", () => {
-  it("listens on port 80, IPv4 and IPv6, for any server name, without its version", () => {
-    const { server } = render(BASE);
-    assert.deepEqual(
-      all(server, "listen").map((d) => d.args),
-      [
-        ["80", "default_server"],
-        ["[::]:80", "default_server"],
-      ],
-    );
-    assert.deepEqual(args(server, "server_name"), ["_"]);
-    assert.deepEqual(args(server, "server_tokens"), ["off"]);
-  });
-
-  it("resolves the alias per request through Docker's DNS, briefly cached, IPv4 only", () => {
-    const { server, location } = render(BASE);
-    assert.deepEqual(args(server, "resolver"), ["127.0.0.11", "valid=1s", "ipv6=off"]);
-    assert.deepEqual(args(server, "resolver_timeout"), ["5s"]);
-    // A variable in proxy_pass is what makes nginx use the resolver at request time.
-    const [variable, target] = args(location, "set");
-    assert.deepEqual(args(location, "proxy_pass"), [variable]);
-    assert.match(variable ?? "", /^\$[a-z_]+$/);
-    assert.equal(target, "http://app:3000");
-  });
-
-  it("retries errors, timeouts, 502 and 503 on the next address, bounded in tries and time", () => {
-    const { location } = render(BASE);
-    assert.deepEqual(args(location, "proxy_next_upstream"), ["error", "timeout", "http_502", "http_503"]);
-    assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["4"]);
-    assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["10s"]);
-  });
-
-  it("passes the client's Host, address and scheme over HTTP/1.1 without Connection", () => {
-    const { location } = render(BASE);
-    assert.deepEqual(args(location, "proxy_http_version"), ["1.1"]);
-    assert.deepEqual(headers(location), {
-      Connection: "",
-      Host: "$http_host",
-      "X-Real-IP": "$remote_addr",
-      "X-Forwarded-For": "$proxy_add_x_forwarded_for",
-      "X-Forwarded-Proto": "$scheme",
-    });
-    assert.deepEqual(args(location, "proxy_intercept_errors"), ["off"]);
-  });
-
-  it("limits bodies and times, and logs to stdout with the upstream address", () => {
-    const { top, server, location } = render(BASE);
-    assert.deepEqual(args(server, "client_max_body_size"), ["10m"]);
-    assert.deepEqual(args(location, "proxy_connect_timeout"), ["1s"]);
-    assert.deepEqual(args(location, "proxy_read_timeout"), ["60s"]);
-    assert.deepEqual(args(location, "proxy_send_timeout"), ["60s"]);
-    assert.deepEqual(args(server, "access_log"), ["/dev/stdout", "berth"]);
-    const [name, format] = args(top, "log_format");
-    assert.equal(name, "berth"); // not "main": the official image's nginx.conf defines that one
-    assert.match(format ?? "", /\$upstream_addr/);
-  });
-
-  it("applies every option", () => {
-    const { server, location, locationArgs } = render({
-      appHost: "berth-app.internal",
-      appPort: 8080,
-      listenPort: 8000,
-      listenIpv6: false,
-      serverName: "*.example.com",
-      resolver: "[fd00::53]:5353",
-      resolverValid: "500ms",
-      resolverTimeout: "2s",
-      clientMaxBodySize: "1g",
-      connectTimeout: "3s",
-      readTimeout: "5m",
-      sendTimeout: "30s",
-      nextUpstreamTries: 2,
-      nextUpstreamTimeout: "20s",
-    });
-    assert.deepEqual(locationArgs, ["/"]);
-    assert.deepEqual(
-      all(server, "listen").map((d) => d.args),
-      [["8000", "default_server"]],
-    );
-    assert.deepEqual(args(server, "server_name"), ["*.example.com"]);
-    assert.deepEqual(args(server, "resolver"), ["[fd00::53]:5353", "valid=500ms", "ipv6=off"]);
-    assert.deepEqual(args(server, "resolver_timeout"), ["2s"]);
-    assert.deepEqual(args(server, "client_max_body_size"), ["1g"]);
-    assert.deepEqual(args(location, "set")[1], "http://berth-app.internal:8080");
-    const timeouts = ["proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"].map((n) =>
-      args(location, n),
-    );
-    assert.deepEqual(timeouts, [["3s"], ["5m"], ["30s"]]);
-    assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["2"]);
-    assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["20s"]);
-  });
-
-  it("is deterministic: same options in any key order, undefined meaning the default", () => {
-    const a = renderNginxConfig({ appHost: "app", appPort: 3000, listenPort: 80, resolverValid: "1s" });
-    const b = renderNginxConfig({ resolverValid: "1s", listenPort: 80, appPort: 3000, appHost: "app" });
-    assert.equal(a, b);
-    assert.equal(renderNginxConfig(BASE), renderNginxConfig({ ...BASE, serverName: undefined }));
-    assert.equal(renderNginxConfig(BASE), renderNginxConfig(BASE));
-  });
-
-  const rejects = (label: string, opts: unknown, message: string) =>
-    it(`rejects ${label}`, () => assert.throws(() => renderNginxConfig(opts as NginxConfigOptions), { message }));
-  rejects("null", null, "nginx: options must be an object");
-  rejects("a typo", { ...BASE, listenPrt: 80 }, 'nginx: unknown option "listenPrt"');
-  rejects("no appHost", { appPort: 1 }, "nginx: appHost is required");
-  rejects("no appPort", { appHost: "app" }, "nginx: appPort is required");
-
-  /** Each bad value of each key must fail with "nginx: KEY must be FORM, got VALUE". */
-  const badValues: [keys: string[], form: string, bad: unknown[]][] = [
-    [
-      ["appHost"],
-      `a DNS name: dot-separated labels of letters, digits, '-' and '_'`,
-      ["", "app host", "-app", "app-", "app.", "a..b", "app;x", "app:80", "é", "a".repeat(64), "a.".repeat(127) + "a"],
-    ],
-    [["appPort", "listenPort"], "an integer from 1 to 65535", [0, 65536, 80.5, "80", -1, null]],
-    [["listenIpv6"], "true or false", ["yes", 1]],
-    [["serverName"], `"_", a host name or "*.domain"`, ["bad name", "*", "~^re$", "a.*.b"]],
-    [
-      ["resolver"],
-      `an IP address with an optional port: "127.0.0.11", "10.0.0.2:53", "[::1]:53"`,
-      ["localhost", "256.0.0.1", "127.0.0.11:0", "127.0.0.11:65536", "::1", "[::1", "[x]:53", "1.2.3.4 valid=1s"],
-    ],
-    [
-      ["resolverValid", "resolverTimeout", "connectTimeout", "readTimeout", "sendTimeout", "nextUpstreamTimeout"],
-      `a positive duration with a unit: "500ms", "5s", "1m", "1h"`,
-      ["5", "0s", "1d", "5 s", "-1s", 5],
-    ],
-    [["clientMaxBodySize"], `a positive size: "512k", "10m", "1g"`, ["0", "10mb", "-1m", "10 m", "1t", 10]],
-    [["nextUpstreamTries"], "an integer from 1 to 100", [0, 101, 1.5, "3"]],
-  ];
-  for (const [keys, form, bad] of badValues) {
-    for (const key of keys) {
-      for (const value of bad) {
-        rejects(
-          `${key} ${JSON.stringify(value)}`,
-          { ...BASE, [key]: value },
-          `nginx: ${key} must be ${form}, got ${JSON.stringify(value)}`,
+    it("listens on port 80, IPv4 and IPv6, for any server name, without its version", () => {
+        const { server } = render(BASE);
+        assert.deepEqual(
+            all(server, "listen").map((d) => d.args),
+            [
+                ["80", "default_server"],
+                ["[::]:80", "default_server"],
+            ],
         );
-      }
+        assert.deepEqual(args(server, "server_name"), ["_"]);
+        assert.deepEqual(args(server, "server_tokens"), ["off"]);
+    });
+
+    it("resolves the alias per request through Docker's DNS, briefly cached, IPv4 only", () => {
+        const { server, location } = render(BASE);
+        assert.deepEqual(args(server, "resolver"), ["127.0.0.11", "valid=1s", "ipv6=off"]);
+        assert.deepEqual(args(server, "resolver_timeout"), ["5s"]);
+        // A variable in proxy_pass is what makes nginx use the resolver at request time.
+        const [variable, target] = args(location, "set");
+        assert.deepEqual(args(location, "proxy_pass"), [variable]);
+        assert.match(variable ?? "", /^\$[a-z_]+$/);
+        assert.equal(target, "http://app:3000");
+    });
+
+    it("retries errors, timeouts, 502 and 503 on the next address, bounded in tries and time", () => {
+        const { location } = render(BASE);
+        assert.deepEqual(args(location, "proxy_next_upstream"), ["error", "timeout", "http_502", "http_503"]);
+        assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["4"]);
+        assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["10s"]);
+    });
+
+    it("passes the client's Host, address and scheme over HTTP/1.1 without Connection", () => {
+        const { location } = render(BASE);
+        assert.deepEqual(args(location, "proxy_http_version"), ["1.1"]);
+        assert.deepEqual(headers(location), {
+            Connection: "",
+            Host: "$http_host",
+            "X-Real-IP": "$remote_addr",
+            "X-Forwarded-For": "$proxy_add_x_forwarded_for",
+            "X-Forwarded-Proto": "$scheme",
+        });
+        assert.deepEqual(args(location, "proxy_intercept_errors"), ["off"]);
+    });
+
+    it("limits bodies and times, and logs to stdout with the upstream address", () => {
+        const { top, server, location } = render(BASE);
+        assert.deepEqual(args(server, "client_max_body_size"), ["10m"]);
+        assert.deepEqual(args(location, "proxy_connect_timeout"), ["1s"]);
+        assert.deepEqual(args(location, "proxy_read_timeout"), ["60s"]);
+        assert.deepEqual(args(location, "proxy_send_timeout"), ["60s"]);
+        assert.deepEqual(args(server, "access_log"), ["/dev/stdout", "berth"]);
+        const [name, format] = args(top, "log_format");
+        assert.equal(name, "berth"); // not "main": the official image's nginx.conf defines that one
+        assert.match(format ?? "", /\$upstream_addr/);
+    });
+
+    it("applies every option", () => {
+        const { server, location, locationArgs } = render({
+            appHost: "berth-app.internal",
+            appPort: 8080,
+            listenPort: 8000,
+            listenIpv6: false,
+            serverName: "*.example.com",
+            resolver: "[fd00::53]:5353",
+            resolverValid: "500ms",
+            resolverTimeout: "2s",
+            clientMaxBodySize: "1g",
+            connectTimeout: "3s",
+            readTimeout: "5m",
+            sendTimeout: "30s",
+            nextUpstreamTries: 2,
+            nextUpstreamTimeout: "20s",
+        });
+        assert.deepEqual(locationArgs, ["/"]);
+        assert.deepEqual(
+            all(server, "listen").map((d) => d.args),
+            [["8000", "default_server"]],
+        );
+        assert.deepEqual(args(server, "server_name"), ["*.example.com"]);
+        assert.deepEqual(args(server, "resolver"), ["[fd00::53]:5353", "valid=500ms", "ipv6=off"]);
+        assert.deepEqual(args(server, "resolver_timeout"), ["2s"]);
+        assert.deepEqual(args(server, "client_max_body_size"), ["1g"]);
+        assert.deepEqual(args(location, "set")[1], "http://berth-app.internal:8080");
+        const timeouts = ["proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"].map((n) => args(location, n));
+        assert.deepEqual(timeouts, [["3s"], ["5m"], ["30s"]]);
+        assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["2"]);
+        assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["20s"]);
+    });
+
+    it("is deterministic: same options in any key order, undefined meaning the default", () => {
+        const a = renderNginxConfig({ appHost: "app", appPort: 3000, listenPort: 80, resolverValid: "1s" });
+        const b = renderNginxConfig({ resolverValid: "1s", listenPort: 80, appPort: 3000, appHost: "app" });
+        assert.equal(a, b);
+        assert.equal(renderNginxConfig(BASE), renderNginxConfig({ ...BASE, serverName: undefined }));
+        assert.equal(renderNginxConfig(BASE), renderNginxConfig(BASE));
+    });
+
+    const rejects = (label: string, opts: unknown, message: string) =>
+        it(`rejects ${label}`, () => assert.throws(() => renderNginxConfig(opts as NginxConfigOptions), { message }));
+    rejects("null", null, "nginx: options must be an object");
+    rejects("a typo", { ...BASE, listenPrt: 80 }, 'nginx: unknown option "listenPrt"');
+    rejects("no appHost", { appPort: 1 }, "nginx: appHost is required");
+    rejects("no appPort", { appHost: "app" }, "nginx: appPort is required");
+
+    /** Each bad value of each key must fail with "nginx: KEY must be FORM, got VALUE". */
+    const badValues: [keys: string[], form: string, bad: unknown[]][] = [
+        [
+            ["appHost"],
+            `a DNS name: dot-separated labels of letters, digits, '-' and '_'`,
+            ["", "app host", "-app", "app-", "app.", "a..b", "app;x", "app:80", "é", "a".repeat(64), "a.".repeat(127) + "a"],
+        ],
+        [["appPort", "listenPort"], "an integer from 1 to 65535", [0, 65536, 80.5, "80", -1, null]],
+        [["listenIpv6"], "true or false", ["yes", 1]],
+        [["serverName"], `"_", a host name or "*.domain"`, ["bad name", "*", "~^re$", "a.*.b"]],
+        [
+            ["resolver"],
+            `an IP address with an optional port: "127.0.0.11", "10.0.0.2:53", "[::1]:53"`,
+            ["localhost", "256.0.0.1", "127.0.0.11:0", "127.0.0.11:65536", "::1", "[::1", "[x]:53", "1.2.3.4 valid=1s"],
+        ],
+        [
+            ["resolverValid", "resolverTimeout", "connectTimeout", "readTimeout", "sendTimeout", "nextUpstreamTimeout"],
+            `a positive duration with a unit: "500ms", "5s", "1m", "1h"`,
+            ["5", "0s", "1d", "5 s", "-1s", 5],
+        ],
+        [["clientMaxBodySize"], `a positive size: "512k", "10m", "1g"`, ["0", "10mb", "-1m", "10 m", "1t", 10]],
+        [["nextUpstreamTries"], "an integer from 1 to 100", [0, 101, 1.5, "3"]],
+    ];
+    for (const [keys, form, bad] of badValues) {
+        for (const key of keys) {
+            for (const value of bad) {
+                rejects(
+                    `${key} ${JSON.stringify(value)}`,
+                    { ...BASE, [key]: value },
+                    `nginx: ${key} must be ${form}, got ${JSON.stringify(value)}`,
+                );
+            }
+        }
     }
-  }
 });
 
 describe("serializeNginxConfig", () => {
-  it("quotes and escapes whatever is not a plain word, so it reads back unchanged", () => {
-    const tricky = [
-      "plain",
-      "",
-      "two words",
-      "semi;colon",
-      "{brace}",
-      'say "hi"',
-      `it's "both"`,
-      "back\\slash",
-      "#hash",
-      "$var",
-    ];
-    const nodes: NginxNode[] = [
-      { comment: "ignored" },
-      { name: "outer", args: ["x"], block: [{ name: "inner", args: tricky }] },
-    ];
-    assert.deepEqual(parseNginx(serializeNginxConfig(nodes)), [
-      { name: "outer", args: ["x"], block: [{ name: "inner", args: tricky }] },
-    ]);
-  });
+    it("quotes and escapes whatever is not a plain word, so it reads back unchanged", () => {
+        const tricky = ["plain", "", "two words", "semi;colon", "{brace}", 'say "hi"', `it's "both"`, "back\\slash", "#hash", "$var"];
+        const nodes: NginxNode[] = [{ comment: "ignored" }, { name: "outer", args: ["x"], block: [{ name: "inner", args: tricky }] }];
+        assert.deepEqual(parseNginx(serializeNginxConfig(nodes)), [
+            { name: "outer", args: ["x"], block: [{ name: "inner", args: tricky }] },
+        ]);
+    });
 
-  it("refuses control characters and bad names", () => {
-    assert.throws(() => serializeNginxConfig([{ name: "x", args: ["a\nb"] }]), {
-      message: 'nginx: control character in argument "a\\nb"',
+    it("refuses control characters and bad names", () => {
+        assert.throws(() => serializeNginxConfig([{ name: "x", args: ["a\nb"] }]), {
+            message: 'nginx: control character in argument "a\\nb"',
+        });
+        assert.throws(() => serializeNginxConfig([{ comment: "a\nb" }]), {
+            message: "nginx: a comment must be a single line",
+        });
+        assert.throws(() => serializeNginxConfig([{ name: "x;y" }]), { message: 'nginx: bad directive name "x;y"' });
     });
-    assert.throws(() => serializeNginxConfig([{ comment: "a\nb" }]), {
-      message: "nginx: a comment must be a single line",
-    });
-    assert.throws(() => serializeNginxConfig([{ name: "x;y" }]), { message: 'nginx: bad directive name "x;y"' });
-  });
 });
 
 describe("nginx -t accepts the rendered file inside http {}", () => {
-  function nginxTest(conf: string) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-nginx-t-"));
-    try {
-      fs.writeFileSync(path.join(dir, "default.conf"), conf);
-      fs.writeFileSync(path.join(dir, "nginx.conf"), mainConf(dir, path.join(dir, "default.conf")));
-      const cmd = ["-t", "-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")];
-      // stdout to /dev/null: the rendered access_log opens /dev/stdout, which fails when it is a socket.
-      const r = spawnSync("/usr/sbin/nginx", cmd, {
-        encoding: "utf8",
-        timeout: 30_000,
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      return { status: r.status, stderr: r.stderr };
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+    function nginxTest(conf: string) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-nginx-t-"));
+        try {
+            fs.writeFileSync(path.join(dir, "default.conf"), conf);
+            fs.writeFileSync(path.join(dir, "nginx.conf"), mainConf(dir, path.join(dir, "default.conf")));
+            const cmd = ["-t", "-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")];
+            // stdout to /dev/null: the rendered access_log opens /dev/stdout, which fails when it is a socket.
+            const r = spawnSync("/usr/sbin/nginx", cmd, {
+                encoding: "utf8",
+                timeout: 30_000,
+                stdio: ["ignore", "ignore", "pipe"],
+            });
+            return { status: r.status, stderr: r.stderr };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     }
-  }
 
-  for (const [label, opts] of [
-    ["defaults", BASE],
-    [
-      "every option",
-      { ...BASE, listenPort: 8080, listenIpv6: false, serverName: "*.example.com", resolver: "[::1]:53" },
-    ],
-  ] as const) {
-    it(label, () => {
-      const r = nginxTest(renderNginxConfig(opts));
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stderr, /test is successful/);
+    for (const [label, opts] of [
+        ["defaults", BASE],
+        ["every option", { ...BASE, listenPort: 8080, listenIpv6: false, serverName: "*.example.com", resolver: "[::1]:53" }],
+    ] as const) {
+        it(label, () => {
+            const r = nginxTest(renderNginxConfig(opts));
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /test is successful/);
+        });
+    }
+
+    it("and the check is real: nginx -t refuses a broken file", () => {
+        const r = nginxTest(renderNginxConfig(BASE).replace("proxy_pass $", "proxy_passs $"));
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /unknown directive "proxy_passs"/);
     });
-  }
-
-  it("and the check is real: nginx -t refuses a broken file", () => {
-    const r = nginxTest(renderNginxConfig(BASE).replace("proxy_pass $", "proxy_passs $"));
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /unknown directive "proxy_passs"/);
-  });
 });

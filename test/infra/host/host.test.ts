@@ -24,7 +24,12 @@ describe("the host under mocks", () => {
             const cidrs = open(port).map((x) => x.cidrIpv4 ?? x.cidrIpv6);
             assert.deepEqual(cidrs, ["198.51.100.7/32"], `port ${port}`);
         }
-        assert.deepEqual(open(80).map((x) => x.cidrIpv4 ?? x.cidrIpv6).sort(), ["0.0.0.0/0", "::/0"]);
+        assert.deepEqual(
+            open(80)
+                .map((x) => x.cidrIpv4 ?? x.cidrIpv6)
+                .sort(),
+            ["0.0.0.0/0", "::/0"],
+        );
         assert.equal(open(2375).length, 0);
         for (const x of rules) {
             if (WORLD.has(String(x.cidrIpv4 ?? x.cidrIpv6))) assert.equal(x.fromPort, 80);
@@ -74,7 +79,8 @@ describe("the host under mocks", () => {
 
     it("keeps private keys secret wherever they go", () => {
         for (const k of byType(r, "tls:index/certRequest:CertRequest")) assert.ok(k.secretInputs.includes("privateKeyPem"), k.name);
-        for (const k of byType(r, "tls:index/locallySignedCert:LocallySignedCert")) assert.ok(k.secretInputs.includes("caPrivateKeyPem"), k.name);
+        for (const k of byType(r, "tls:index/locallySignedCert:LocallySignedCert"))
+            assert.ok(k.secretInputs.includes("caPrivateKeyPem"), k.name);
         assert.ok(one(r, "pulumi:providers:docker").secretInputs.includes("keyMaterial"));
         assert.ok(one(r, "command:local:Command").secretInputs.includes("environment"));
         assert.equal(r.outputs.dockerClientKey.secret, true);
@@ -117,7 +123,10 @@ describe("the Flatcar image", () => {
         assert.equal(ia.inputs.ami, "ami-0aaaaaaaaaaaaaaa1");
         assert.equal(ib.inputs.ami, "ami-0bbbbbbbbbbbbbbb2");
         assert.deepEqual(ib.ignoreChanges, ["ami"], "the AMI change is ignored, so no replacement");
-        const lookup = a.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi")!.inputs as { owners: string[]; filters: { name: string; values: string[] }[] };
+        const lookup = a.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi")!.inputs as {
+            owners: string[];
+            filters: { name: string; values: string[] }[];
+        };
         assert.deepEqual(lookup.owners, ["075585003325"]);
         assert.deepEqual(lookup.filters.find((f) => f.name === "name")!.values, ["Flatcar-stable-*"]);
         assert.deepEqual(lookup.filters.find((f) => f.name === "architecture")!.values, ["x86_64"]);
@@ -128,9 +137,15 @@ describe("the Flatcar image", () => {
             runProgram({ config: { ...BASE_CONFIG, appDir: RAILS_DIR, instanceType: "t4g.small" } }),
             runProgram({ config: { ...BASE_CONFIG, appDir: RAILS_DIR, amiId: "ami-0123456789abcdef0" } }),
         ]);
-        const lookup = arm.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi")!.inputs as { filters: { name: string; values: string[] }[] };
+        const lookup = arm.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi")!.inputs as {
+            filters: { name: string; values: string[] }[];
+        };
         assert.deepEqual(lookup.filters.find((f) => f.name === "architecture")!.values, ["arm64"]);
-        assert.equal(one(arm, "docker:index/image:Image").inputs.build && (one(arm, "docker:index/image:Image").inputs.build as { platform: string }).platform, "linux/arm64");
+        assert.equal(
+            one(arm, "docker:index/image:Image").inputs.build &&
+                (one(arm, "docker:index/image:Image").inputs.build as { platform: string }).platform,
+            "linux/arm64",
+        );
         assert.equal(pinned.invokes.filter((i) => i.token === "aws:ec2/getAmi:getAmi").length, 0);
         assert.equal(one(pinned, "aws:ec2/instance:Instance").inputs.ami, "ami-0123456789abcdef0");
     });
@@ -139,9 +154,17 @@ describe("the Flatcar image", () => {
 describe("bad config", () => {
     const cases: [string, Record<string, unknown>, string][] = [
         ["appVersion 0", { appVersion: 0 }, 'berth:appVersion must be an integer >= 1, got "0"'],
-        ["a CIDR with prefix 99", { adminCidrs: ["1.2.3.4/99"] }, 'berth:adminCidrs must be a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"], got "1.2.3.4/99"'],
+        [
+            "a CIDR with prefix 99",
+            { adminCidrs: ["1.2.3.4/99"] },
+            'berth:adminCidrs must be a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"], got "1.2.3.4/99"',
+        ],
         ["the whole internet as admin", { adminCidrs: ["0.0.0.0/0"] }, "berth:adminCidrs must be CIDRs narrower than the whole internet"],
-        ["an app directory without a Dockerfile", { appDir: "test" }, 'berth:appDir must be a directory holding the app\'s Dockerfile, got "test"'],
+        [
+            "an app directory without a Dockerfile",
+            { appDir: "test" },
+            'berth:appDir must be a directory holding the app\'s Dockerfile, got "test"',
+        ],
     ];
     for (const [what, patch, message] of cases) {
         it(`fails before any resource is created: ${what}`, async () => {
@@ -155,6 +178,9 @@ describe("bad config", () => {
         const res = await runProgram({ config: { ...BASE_CONFIG, appDir: RAILS_DIR, adminCidrs: ["0.0.0.0/0"], allowPublicAdmin: true } });
         assert.equal(res.error, undefined);
         const ssh = byType(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((x) => x.inputs.fromPort === 22);
-        assert.deepEqual(ssh.map((x) => x.inputs.cidrIpv4), ["0.0.0.0/0"]);
+        assert.deepEqual(
+            ssh.map((x) => x.inputs.cidrIpv4),
+            ["0.0.0.0/0"],
+        );
     });
 });

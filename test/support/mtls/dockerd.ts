@@ -109,18 +109,28 @@ async function exited(child: ChildProcess, ms: number): Promise<boolean> {
  * waits (bounded) until the unix socket answers. On failure the daemon is stopped and the error
  * carries the end of its log.
  */
-export async function startDockerd(dir: string, flags: readonly string[], tcpHost: string, startTimeoutMs = 90_000): Promise<PrivateDockerd> {
+export async function startDockerd(
+    dir: string,
+    flags: readonly string[],
+    tcpHost: string,
+    startTimeoutMs = 90_000,
+): Promise<PrivateDockerd> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const sock = path.join(dir, "docker.sock");
     const unixHost = `unix://${sock}`;
     const logPath = path.join(dir, "dockerd.log");
     const args = [
         ...flags,
-        "-H", tcpHost,
-        "-H", unixHost,
-        "--data-root", path.join(dir, "data"),
-        "--exec-root", path.join(dir, "exec"),
-        "--pidfile", path.join(dir, "dockerd.pid"),
+        "-H",
+        tcpHost,
+        "-H",
+        unixHost,
+        "--data-root",
+        path.join(dir, "data"),
+        "--exec-root",
+        path.join(dir, "exec"),
+        "--pidfile",
+        path.join(dir, "dockerd.pid"),
         // Nothing shared with another daemon on this machine: no docker0, no iptables chains.
         "--bridge=none",
         "--iptables=false",

@@ -35,7 +35,8 @@ export function writeHostFiles(doc: CloudConfig, prefix: string, root: string): 
     for (const f of doc.write_files ?? []) {
         if (!f.path.startsWith(prefix)) continue;
         if (f.encoding) throw new Error(`${f.path}: encoding ${f.encoding} is not handled here`);
-        if (!/^0[0-7]{3}$/.test(f.permissions ?? "")) throw new Error(`${f.path}: permissions ${String(f.permissions)} are not an octal mode`);
+        if (!/^0[0-7]{3}$/.test(f.permissions ?? ""))
+            throw new Error(`${f.path}: permissions ${String(f.permissions)} are not an octal mode`);
         const localPath = path.join(root, f.path);
         fs.mkdirSync(path.dirname(localPath), { recursive: true });
         fs.writeFileSync(localPath, f.content);
@@ -130,7 +131,11 @@ export function dockerOptsArgv(dropInText: string): string[] {
  * file written for it. Returns the new argv and every host path it met; a path under `prefix` that
  * was not written is an error.
  */
-export function relocateFlagPaths(argv: readonly string[], prefix: string, written: readonly WrittenFile[]): { argv: string[]; paths: string[] } {
+export function relocateFlagPaths(
+    argv: readonly string[],
+    prefix: string,
+    written: readonly WrittenFile[],
+): { argv: string[]; paths: string[] } {
     const byHostPath = new Map(written.map((f) => [f.hostPath, f.localPath]));
     const paths: string[] = [];
     const relocate = (value: string): string => {

@@ -9,33 +9,33 @@ if (name === undefined || host === undefined || port === undefined) throw new Er
 const delayMs = Number(delay ?? "10");
 
 const server = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    setTimeout(() => {
-      const h = req.headers;
-      const body = JSON.stringify({
-        name,
-        host: h.host,
-        xForwardedFor: h["x-forwarded-for"],
-        xForwardedProto: h["x-forwarded-proto"],
-        xRealIp: h["x-real-ip"],
-      });
-      res.writeHead(200, { "content-type": "application/json" }).end(body);
-    }, delayMs);
-  });
+    req.resume();
+    req.on("end", () => {
+        setTimeout(() => {
+            const h = req.headers;
+            const body = JSON.stringify({
+                name,
+                host: h.host,
+                xForwardedFor: h["x-forwarded-for"],
+                xForwardedProto: h["x-forwarded-proto"],
+                xRealIp: h["x-real-ip"],
+            });
+            res.writeHead(200, { "content-type": "application/json" }).end(body);
+        }, delayMs);
+    });
 });
 
 server.on("error", (err) => {
-  process.stderr.write(`${name}: ${err.message}\n`);
-  process.exit(2);
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(2);
 });
 server.listen(Number(port), host, () => {
-  const address = server.address();
-  process.stdout.write(`listening ${typeof address === "object" && address !== null ? address.port : "?"}\n`);
+    const address = server.address();
+    process.stdout.write(`listening ${typeof address === "object" && address !== null ? address.port : "?"}\n`);
 });
 
 process.on("SIGTERM", () => {
-  // close() stops accepting at once and calls back when the last connection has ended (Node >= 19 also
-  // closes idle keep-alive connections).
-  server.close(() => process.exit(0));
+    // close() stops accepting at once and calls back when the last connection has ended (Node >= 19 also
+    // closes idle keep-alive connections).
+    server.close(() => process.exit(0));
 });
