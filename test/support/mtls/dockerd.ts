@@ -4,55 +4,20 @@
  * machine. Started and stopped by its own pid only.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { run as runProcess, type RunResult } from "../../e2e/harness/proc";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 
-export interface RunResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-    timedOut: boolean;
-}
+export type { RunResult } from "../../e2e/harness/proc";
+export { freePort } from "../../e2e/harness/tls";
 
-/** Runs a command with a hard time limit (SIGKILL past it); never rejects on a non-zero exit. */
+/** The harness's runner with a hard time limit (SIGKILL past it); never rejects on a non-zero exit. */
 export function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-        }, timeoutMs);
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            reject(new Error(`${cmd}: ${e.message}`));
-        });
-        child.on("close", (code, signal) => {
-            clearTimeout(timer);
-            resolve({ code: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, stderr, timedOut });
-        });
-    });
+    return runProcess(cmd, args, { env, timeoutMs });
 }
 
 export function onPath(cmd: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", resolve);
-    });
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
 }
 
 /**
