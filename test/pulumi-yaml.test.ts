@@ -1,54 +1,256 @@
+// Pulumi.yaml, the shipped stacks and the README's settings, held to the Pulumi CLI's config rules
+// (the port in test/support/pulumi-cli) and then to the program's own parsing.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { KNOWN_KEYS, parseConfig, SECRET_KEYS } from "../infra/config";
+import { KNOWN_KEYS, parseConfig, SECRET_KEYS, type BerthConfig } from "../infra/config";
+import { configSet, configSetCommandsIn } from "./support/pulumi-cli/config-set";
+import { CliError, loadProject, type Project } from "./support/pulumi-cli/project";
+import {
+    loadProjectStack,
+    programConfig,
+    stackConfigOf,
+    validateStackConfigAndApplyProjectConfig,
+    type StackValue,
+} from "./support/pulumi-cli/stack-config";
 
 const ROOT = path.resolve(__dirname, "..");
-const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
+const PULUMI_YAML = read("Pulumi.yaml");
+const README = read("README.md");
+const raw = yaml.load(PULUMI_YAML) as {
     name: string;
     backend?: { url?: string };
     config: Record<string, { type?: string; default?: unknown; description?: string; secret?: boolean }>;
 };
-const ctx = { project: "berth", stack: "dev" };
+const project = loadProject(PULUMI_YAML);
+const STACK_FILES = fs
+    .readdirSync(ROOT)
+    .filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))
+    .sort();
+
+// A stand-in for the passphrase crypter: the port only needs encrypt and decrypt to be inverse.
+const encrypt = (p: string) => Buffer.from(p).toString("base64");
+const decrypt = (c: string) => Buffer.from(c, "base64").toString();
+
+/** What `pulumi up` would hand the program for `stack` under `proj`, as parseConfig's input. */
+function cliRun(stack: ReadonlyMap<string, StackValue>, proj: Project = project, stackName = "dev") {
+    const merged = validateStackConfigAndApplyProjectConfig(stackName, proj, stack, decrypt);
+    const { config, secretKeys } = programConfig(merged, decrypt);
+    const berth = (k: string) => k.startsWith("berth:");
+    return {
+        raw: Object.fromEntries(
+            Object.entries(config)
+                .filter(([k]) => berth(k))
+                .map(([k, v]) => [k.slice("berth:".length), v]),
+        ),
+        secretKeys: secretKeys.filter(berth).map((k) => k.slice("berth:".length)),
+        config,
+    };
+}
+
+/** The program's parse of what the CLI hands it. */
+function programParse(run: ReturnType<typeof cliRun>, stackName = "dev"): BerthConfig {
+    return parseConfig(run.raw, { project: "berth", stack: stackName, secretKeys: run.secretKeys });
+}
+
+const FRESH = { "aws:region": "eu-west-1", "berth:appVersion": "1" };
 
 describe("Pulumi.yaml", () => {
     it("is the berth project, with the local state backend as the default", () => {
-        assert.equal(project.name, "berth");
-        assert.equal(project.backend?.url, "file://~", "no Pulumi Cloud account needed");
+        assert.equal(raw.name, "berth");
+        assert.equal(raw.backend?.url, "file://~", "no Pulumi Cloud account needed");
     });
 
-    it("documents every key the program reads, and no other", () => {
-        assert.deepEqual(Object.keys(project.config).sort(), [...KNOWN_KEYS].sort());
-        for (const [key, v] of Object.entries(project.config)) {
+    it("documents every key the program reads, and no other, each with a type and a description", () => {
+        assert.deepEqual(Object.keys(raw.config).sort(), [...KNOWN_KEYS].sort());
+        for (const [key, v] of Object.entries(raw.config)) {
             assert.ok(v.type, `${key} has a type`);
             assert.ok(v.description && v.description.length > 10, `${key} has a description`);
         }
-        for (const key of SECRET_KEYS) assert.equal(project.config[key].secret, true, `${key} is marked secret`);
     });
 
-    it("states the same defaults as the program applies", () => {
-        const base = parseConfig({ appVersion: "1", adminCidrs: '["198.51.100.7/32"]' }, ctx) as unknown as Record<string, unknown>;
-        for (const [key, v] of Object.entries(project.config)) {
-            if (v.default === undefined) continue;
-            const raw = typeof v.default === "string" ? v.default : JSON.stringify(v.default);
-            const withDefault = parseConfig({ appVersion: "1", adminCidrs: '["198.51.100.7/32"]', [key]: raw }, ctx) as unknown as Record<
+    it("gives every key but appVersion a default, so the CLI requires appVersion alone", () => {
+        const withoutDefault = Object.entries(raw.config)
+            .filter(([, v]) => v.default === undefined || v.default === null)
+            .map(([k]) => k);
+        assert.deepEqual(withoutDefault, ["appVersion"]);
+        assert.throws(
+            () => cliRun(stackConfigOf({ "aws:region": "eu-west-1" })),
+            (e: Error) => e instanceof CliError && e.message === "Stack 'dev' is missing configuration value 'appVersion'",
+        );
+    });
+
+    it("does not declare the secret keys secret: true, and says to set them with --secret", () => {
+        // The CLI applies a default as a plain value and then refuses it for a secret: true key
+        // (validateStackConfigValue), so every stack that leaves them unset would stop. The program
+        // refuses a plain value for them instead (test/infra/config/parse.test.ts).
+        for (const key of SECRET_KEYS) {
+            assert.equal(raw.config[key].secret, undefined, key);
+            assert.match(raw.config[key].description ?? "", new RegExp(`pulumi config set --secret ${key} <value>`));
+        }
+        const declaredSecret = loadProject(PULUMI_YAML.replace(/( {2}mysqlPassword:\n)/, "$1    secret: true\n"));
+        assert.equal(declaredSecret.config.mysqlPassword.secret, true);
+        assert.throws(
+            () => cliRun(stackConfigOf(FRESH), declaredSecret),
+            (e: Error) => e.message === "Stack 'dev' with configuration key 'mysqlPassword' must be encrypted as it's secret",
+        );
+    });
+
+    it("states the same defaults as the program applies: a default the CLI passes on is the same as unset", () => {
+        const base = parseConfig({ appVersion: "1" }, { project: "berth", stack: "dev" }) as unknown as Record<string, unknown>;
+        const viaCli = programParse(cliRun(stackConfigOf(FRESH))) as unknown as Record<string, unknown>;
+        assert.deepStrictEqual(viaCli, base);
+        const applied = cliRun(stackConfigOf(FRESH)).raw;
+        for (const key of KNOWN_KEYS) {
+            if (key === "appVersion") continue;
+            assert.ok(key in applied, `the CLI passes ${key}'s default on`);
+            const one = parseConfig({ appVersion: "1", [key]: applied[key] }, { project: "berth", stack: "dev" }) as unknown as Record<
                 string,
                 unknown
             >;
-            assert.deepEqual(withDefault[key], base[key], `${key}: Pulumi.yaml says ${raw}`);
+            assert.deepStrictEqual(one, base, `${key}: Pulumi.yaml's default ${JSON.stringify(applied[key])}`);
         }
     });
 
-    it("has a working example stack in eu-west-1", () => {
-        const dev = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, string> };
-        assert.equal(dev.config["aws:region"], "eu-west-1");
-        const raw = Object.fromEntries(
-            Object.entries(dev.config)
-                .filter(([k]) => k.startsWith("berth:"))
-                .map(([k, x]) => [k.slice(6), String(x)]),
+    it("matches the README's Configuration table, key for key", () => {
+        const section = README.slice(README.indexOf("## Configuration"), README.indexOf("\n## ", README.indexOf("## Configuration") + 1));
+        const rows = [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]);
+        assert.deepEqual(rows.map(([k]) => k).sort(), [...KNOWN_KEYS].sort());
+        const table = Object.fromEntries(rows);
+        assert.equal(table.healthTimeout, "`120`");
+        assert.equal(table.migrateTimeout, "`1800`");
+        assert.equal(table.appVersion, "(required)");
+    });
+
+    it("is accepted by the CLI's project checks, with the timeouts' documented defaults", () => {
+        assert.equal(project.config.healthTimeout.default, 120);
+        assert.equal(project.config.migrateTimeout.default, 1800);
+        assert.deepEqual(project.config.adminCidrs.items, { type: "string" });
+    });
+});
+
+describe("stacks the CLI must accept", () => {
+    it("ships at least the dev stack", () => {
+        assert.ok(STACK_FILES.includes("Pulumi.dev.yaml"), STACK_FILES.join(", "));
+    });
+
+    for (const file of STACK_FILES) {
+        it(`${file} passes the CLI's checks and the program's`, () => {
+            const stackName = file.slice("Pulumi.".length, -".yaml".length);
+            const run = cliRun(loadProjectStack(read(file), project), project, stackName);
+            assert.equal(run.config["aws:region"], "eu-west-1");
+            assert.equal(programParse(run, stackName).appVersion, 1);
+        });
+    }
+
+    it("a fresh stack with only appVersion (and the region) set", () => {
+        const cfg = programParse(cliRun(stackConfigOf(FRESH)));
+        assert.equal(cfg.appVersion, 1);
+        assert.equal(cfg.adminCidrs, undefined, "detected at run time");
+        assert.equal(cfg.appCommand, undefined);
+        assert.equal(cfg.instanceName, "berth-dev");
+        assert.equal(cfg.migrateTimeout, 1800);
+    });
+
+    const commands = configSetCommandsIn(README);
+    const blocks = [...new Set(commands.filter((c) => c.block >= 0).map((c) => c.block))];
+
+    it("the README shows the Rails settings and the other config commands", () => {
+        const keys = commands.map((c) => c.command.key);
+        for (const key of [
+            "appDir",
+            "mysqlImage",
+            "appPort",
+            "appCommand",
+            "healthCheckCommand",
+            "appEnv",
+            "adminCidrs[0]",
+            "appVersion",
+        ]) {
+            assert.ok(keys.includes(key), `README sets ${key}: ${keys.join(", ")}`);
+        }
+    });
+
+    for (const start of ["Pulumi.dev.yaml", "a fresh stack"]) {
+        for (const block of blocks) {
+            const lines = commands.filter((c) => c.block === block);
+            it(`README: the block from "${lines[0].source}" (${lines.length} lines) on ${start}`, () => {
+                const stack = new Map(
+                    start === "a fresh stack" ? stackConfigOf(FRESH) : loadProjectStack(read("Pulumi.dev.yaml"), project),
+                );
+                for (const { command } of lines) configSet(stack, project, command, encrypt);
+                const cfg = programParse(cliRun(stack));
+                for (const { command } of lines) {
+                    if (command.key === "appPort") assert.equal(cfg.appPort, Number(command.value));
+                    if (command.key === "appDir") assert.equal(cfg.appDir, command.value);
+                }
+            });
+        }
+    }
+
+    it("each inline README command, alone, on Pulumi.dev.yaml", () => {
+        const inline = commands.filter((c) => c.block < 0);
+        assert.ok(inline.length > 0);
+        for (const { source, command } of inline) {
+            const stack = new Map(loadProjectStack(read("Pulumi.dev.yaml"), project));
+            configSet(stack, project, command, encrypt);
+            assert.doesNotThrow(() => programParse(cliRun(stack)), source);
+        }
+    });
+
+    it("the README's adminCidrs example reaches the program as a list", () => {
+        const example = commands.find((c) => c.command.key === "adminCidrs[0]")!;
+        const stack = new Map(stackConfigOf(FRESH));
+        configSet(stack, project, example.command, encrypt);
+        assert.deepEqual(programParse(cliRun(stack)).adminCidrs, [example.command.value]);
+    });
+});
+
+describe("stacks the CLI must refuse", () => {
+    it("adminCidrs set as one plain string, without --path", () => {
+        const stack = stackConfigOf(FRESH);
+        configSet(
+            stack,
+            project,
+            { key: "adminCidrs", value: "203.0.113.7/32", path: false, secret: false, plaintext: false, type: undefined },
+            encrypt,
         );
-        assert.equal(parseConfig({ ...raw, adminCidrs: '["198.51.100.7/32"]' }, ctx).appVersion, 1);
+        assert.throws(
+            () => cliRun(stack),
+            (e: Error) =>
+                e instanceof CliError && e.message === "Stack 'dev' with configuration key 'adminCidrs' must be of type 'array<string>'",
+        );
+    });
+
+    it("an integer key set to text", () => {
+        assert.throws(
+            () => cliRun(stackConfigOf({ ...FRESH, "berth:appPort": "abc" })),
+            (e: Error) => e instanceof CliError && e.message === "Stack 'dev' with configuration key 'appPort' must be of type 'integer'",
+        );
+    });
+});
+
+describe("the first Pulumi.yaml, kept as a fixture, fails the CLI's checks", () => {
+    const firstWave = loadProject(read("test/fixtures/Pulumi.yaml.first-wave"));
+    const MISSING =
+        "Stack 'dev' is missing configuration values 'adminCidrs', 'amiId', 'appCommand', 'appEnv', 'availabilityZone', " +
+        "'healthCheckCommand', 'instanceName', 'keyName', 'mysqlPassword', 'mysqlRootPassword', 'secretKeyBase', " +
+        "'sshPublicKey' and 'subnetId'";
+
+    it("on the shipped dev stack", () => {
+        assert.throws(
+            () => cliRun(loadProjectStack(read("Pulumi.dev.yaml"), firstWave), firstWave),
+            (e: Error) => e instanceof CliError && e.message === MISSING,
+        );
+    });
+
+    it("on a fresh stack", () => {
+        assert.throws(
+            () => cliRun(stackConfigOf(FRESH), firstWave),
+            (e: Error) => e.message === MISSING,
+        );
     });
 });

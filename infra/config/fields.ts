@@ -2,25 +2,84 @@
  * One reader per kind of config value. Each takes the raw string `pulumi.Config` stores (lists
  * and maps arrive JSON-encoded) and throws a `ConfigError` that names the key and the accepted form.
  */
+import { RunError } from "@pulumi/pulumi";
+import { distance } from "fastest-levenshtein";
 import * as ipaddr from "ipaddr.js";
 import { RawConfig } from "./types";
 
-export class ConfigError extends Error {
+/**
+ * One bad key, one line. A `pulumi.RunError`, so the Node.js language host prints the message alone,
+ * without "failed with an unhandled exception" and a stack trace (@pulumi/pulumi cmd/run/run.ts,
+ * the uncaught-error handler).
+ */
+export class ConfigError extends RunError {
     constructor(
         readonly key: string,
         readonly form: string,
         got: string | undefined,
+        hint?: string,
     ) {
-        super(got === undefined ? `berth:${key} is required: ${form}` : `berth:${key} must be ${form}, got ${JSON.stringify(got)}`);
+        super(
+            (got === undefined ? `berth:${key} is required: ${form}` : `berth:${key} must be ${form}, got ${JSON.stringify(got)}`) +
+                (hint === undefined ? "" : ` (${hint})`),
+        );
         this.name = "ConfigError";
     }
 
     /** A key the program does not read. Its value is not repeated: it may be a mistyped secret. */
     static unknownKey(key: string, known: readonly string[]): ConfigError {
         const err = new ConfigError(key, `one of ${known.join(", ")}`, undefined);
-        err.message = `berth:${key} is not a known key (a typo?): the keys are ${known.join(", ")}`;
+        const near = nearestKey(key, known);
+        err.message =
+            near === undefined
+                ? `berth:${key} is not a known key: the keys are ${known.join(", ")}`
+                : `berth:${key} is not a known key: did you mean ${near}?`;
         return err;
     }
+
+    /** A secret key stored in plain text. Its value is not repeated. */
+    static notStoredAsSecret(key: string): ConfigError {
+        const err = new ConfigError(key, "a secret", undefined);
+        err.message = `berth:${key} must be stored as a secret: pulumi config set --secret ${key} <value>`;
+        return err;
+    }
+
+    /** A plain key stored as a secret: Berth would show it in plain text. Its value is not repeated. */
+    static storedAsSecret(key: string): ConfigError {
+        const err = new ConfigError(key, "a plain value", undefined);
+        err.message =
+            `berth:${key} is stored as a secret, but Berth uses it in plain text (tags, commands, the app's environment): ` +
+            `set it without --secret`;
+        return err;
+    }
+}
+
+/** Every problem found at once: the message has one line per problem. */
+export class ConfigErrors extends RunError {
+    constructor(readonly errors: readonly RunError[]) {
+        super(errors.map((e) => e.message).join("\n"));
+        this.name = "ConfigErrors";
+    }
+}
+
+/**
+ * The known key nearest to a mistyped one, compared without case, or undefined when none is within
+ * two edits. Same rule as the Pulumi CLI's suggestion for a mistyped Pulumi.yaml attribute
+ * (pulumi/pulumi sdk/go/common/workspace/project.go, findClosestKey and
+ * maxValidationAttributeDistance): lower-cased Levenshtein distance, at most 2, ties to the first
+ * in alphabetical order.
+ */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = 3;
+    for (const candidate of [...known].sort()) {
+        const d = distance(key.toLowerCase(), candidate.toLowerCase());
+        if (d < bestDistance) {
+            best = candidate;
+            bestDistance = d;
+        }
+    }
+    return best;
 }
 
 function present(raw: RawConfig, key: string): string | undefined {
@@ -128,15 +187,24 @@ export function envMap(raw: RawConfig, key: string, reserved: readonly string[])
 
 const CIDR_FORM = 'a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"]';
 
+// Dotted-quad IPv4 only: ipaddr.js also reads legacy forms, so "010.0.0.0/8" would mean 8.0.0.0/8.
+const ADDRESS_SHAPE = "([0-9a-fA-F.:]*:[0-9a-fA-F.:]*|(0|[1-9]\\d{0,2})(\\.(0|[1-9]\\d{0,2})){3})";
+
+/** For a single address given without a prefix length: the single-host CIDR it most likely meant. */
+function bareAddressHint(text: string): string | undefined {
+    if (!new RegExp(`^${ADDRESS_SHAPE}$`).test(text) || !ipaddr.isValid(text)) return undefined;
+    const addr = ipaddr.parse(text);
+    return `did you mean ${addr.toString()}/${addr.kind() === "ipv4" ? 32 : 128}?`;
+}
+
 /** One CIDR, checked and canonical: "1.2.3.4/24" is refused in favour of "1.2.3.0/24". */
 export function parseCidr(key: string, text: string, allowPublic: boolean): string {
     let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
     try {
-        // Dotted-quad IPv4 only: ipaddr.js also reads legacy forms, so "010.0.0.0/8" would mean 8.0.0.0/8.
-        if (!/^([0-9a-fA-F.:]*:[0-9a-fA-F.:]*|(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3})\/\d{1,3}$/.test(text)) throw new Error("shape");
+        if (!new RegExp(`^${ADDRESS_SHAPE}\\/\\d{1,3}$`).test(text)) throw new Error("shape");
         parsed = ipaddr.parseCIDR(text);
     } catch {
-        throw new ConfigError(key, CIDR_FORM, text);
+        throw new ConfigError(key, CIDR_FORM, text, bareAddressHint(text));
     }
     const [addr, prefix] = parsed;
     const network =
@@ -165,13 +233,17 @@ export function parseCidr(key: string, text: string, allowPublic: boolean): stri
     return canonical;
 }
 
-/** `undefined` when unset: the operator's address is detected at run time instead. */
+/**
+ * `undefined` when unset, or set to `[]` (Pulumi.yaml's default, which the CLI applies to every stack
+ * that does not set the key): the operator's address is detected at run time instead.
+ */
 export function cidrList(raw: RawConfig, key: string, allowPublic: boolean): string[] | undefined {
     const v = present(raw, key);
     if (v === undefined) return undefined;
     const list = v.trimStart().startsWith("[") ? parseJson(key, v, CIDR_FORM) : [v];
-    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === "string")) {
+    if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
         throw new ConfigError(key, CIDR_FORM, v);
     }
+    if (list.length === 0) return undefined;
     return [...new Set(list.map((c) => parseCidr(key, c as string, allowPublic)))];
 }

@@ -1,10 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BerthConfig, ConfigError, parseConfig, SECRET_KEYS } from "./parse";
+import { BerthConfig, ConfigErrors, parseConfig, SECRET_KEYS } from "./parse";
+import { dockerEnvironmentError } from "./environment";
 
 export * from "./parse";
 export { resolveAdminCidrs, detectPublicIp } from "./admin";
+export { dockerEnvironmentError, DockerEnvironmentError, DOCKER_CLIENT_VARIABLES } from "./environment";
 
 /** The secret keys, read so they stay Pulumi secrets; undefined means "generate one". */
 export interface BerthSecrets {
@@ -13,24 +15,54 @@ export interface BerthSecrets {
     readonly secretKeyBase: pulumi.Output<string> | undefined;
 }
 
-/** Reads the `berth:*` keys once and validates them; secrets are read apart and stay secret. */
-export function loadConfig(): { config: BerthConfig; secrets: BerthSecrets } {
+// Internal to @pulumi/pulumi (runtime/config.ts, isConfigSecret: marked @internal, so not in its
+// typings): whether a config value was stored as a secret. Without it every value counts as a secret,
+// so no secret key is refused for being plain; test/infra/config/load.test.ts fails if it goes away.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
+const isConfigSecret = (key: string) => (runtimeConfig.isConfigSecret ? runtimeConfig.isConfigSecret(key) : true);
+
+/**
+ * Reads the `berth:*` keys once and validates them, together with the environment, reporting every
+ * problem at once. Secrets are read apart and stay secret; an empty one (Pulumi.yaml's default)
+ * means "generate one".
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): {
+    config: BerthConfig;
+    secrets: BerthSecrets;
+} {
     const raw: Record<string, string> = {};
+    const secretKeys: string[] = [];
     for (const [k, v] of Object.entries(pulumi.runtime.allConfig())) {
-        const [ns, key] = k.split(":", 2);
-        if (ns === "berth" && !(SECRET_KEYS as readonly string[]).includes(key)) raw[key] = v;
+        if (!k.startsWith("berth:")) continue;
+        const key = k.slice("berth:".length);
+        raw[key] = v;
+        if (isConfigSecret(k)) secretKeys.push(key);
     }
-    const config = parseConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
-    if (!fs.existsSync(path.join(config.appDir, "Dockerfile"))) {
-        throw new ConfigError("appDir", "a directory holding the app's Dockerfile", config.appDir);
+    const problems: pulumi.RunError[] = [];
+    const envError = dockerEnvironmentError(env);
+    if (envError) problems.push(envError);
+    let config: BerthConfig | undefined;
+    try {
+        config = parseConfig(raw, {
+            project: pulumi.getProject(),
+            stack: pulumi.getStack(),
+            secretKeys,
+            dockerfileExists: (dir) => fs.existsSync(path.join(dir, "Dockerfile")),
+        });
+    } catch (err) {
+        if (!(err instanceof ConfigErrors)) throw err;
+        problems.push(...err.errors);
     }
+    if (problems.length > 0 || config === undefined) throw new ConfigErrors(problems);
     const c = new pulumi.Config("berth");
+    const secret = (key: (typeof SECRET_KEYS)[number]) => (raw[key] ? c.requireSecret(key) : undefined);
     return {
         config,
         secrets: {
-            mysqlPassword: c.getSecret("mysqlPassword"),
-            mysqlRootPassword: c.getSecret("mysqlRootPassword"),
-            secretKeyBase: c.getSecret("secretKeyBase"),
+            mysqlPassword: secret("mysqlPassword"),
+            mysqlRootPassword: secret("mysqlRootPassword"),
+            secretKeyBase: secret("secretKeyBase"),
         },
     };
 }

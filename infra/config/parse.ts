@@ -8,6 +8,7 @@ import {
     enumOf,
     envMap,
     ConfigError,
+    ConfigErrors,
     identifier,
     integer,
     optionalString,
@@ -18,7 +19,7 @@ import {
 } from "./fields";
 import { BerthConfig, RawConfig } from "./types";
 
-export { ConfigError } from "./fields";
+export { ConfigError, ConfigErrors, nearestKey } from "./fields";
 export type { BerthConfig, RawConfig } from "./types";
 
 /** Default for the pinned official nginx image; pinned so a deploy never picks up a new major by surprise. */
@@ -44,81 +45,143 @@ const IMAGE_RE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
 export interface ParseContext {
     project: string;
     stack: string;
+    /** The keys (without namespace) whose stored value is a Pulumi secret. Default: none. */
+    secretKeys?: readonly string[];
+    /** Whether `appDir` holds a Dockerfile; not checked when absent (the caller reads the disk). */
+    dockerfileExists?: (appDir: string) => boolean;
 }
 
 /**
  * Validates `raw` (the `berth:*` keys without their namespace, as strings the way `pulumi.Config`
- * stores them) and applies the defaults. Throws `ConfigError` on the first bad key.
+ * stores them) and applies the defaults. An empty value counts as unset: Pulumi.yaml gives the
+ * optional keys without a natural default `""` (or `[]`), and the CLI passes that on.
+ * Throws `ConfigErrors` with one line for each bad key, all of them at once.
  */
 export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
+    const errors: ConfigError[] = [];
+    const secretKeys = new Set(ctx.secretKeys ?? []);
     const known = new Set<string>(KNOWN_KEYS);
-    for (const key of Object.keys(raw)) {
+    const plain: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(raw)) {
         if (!known.has(key)) {
-            throw ConfigError.unknownKey(key, KNOWN_KEYS);
+            errors.push(ConfigError.unknownKey(key, KNOWN_KEYS));
+        } else if ((SECRET_KEYS as readonly string[]).includes(key)) {
+            if (value !== undefined && value !== "" && !secretKeys.has(key)) errors.push(ConfigError.notStoredAsSecret(key));
+        } else if (secretKeys.has(key) && value !== undefined && value !== "") {
+            // Not parsed: a value stored as a secret never appears in an error message.
+            errors.push(ConfigError.storedAsSecret(key));
+        } else {
+            plain[key] = value;
         }
     }
 
-    const instanceType = pattern(
-        raw,
-        "instanceType",
-        /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
-        'an EC2 instance type such as "t3.small"',
+    /** The value `read` returns, or `fallback` after recording its error. */
+    function field<T>(read: () => T, fallback: T): T {
+        try {
+            return read();
+        } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            errors.push(err);
+            return fallback;
+        }
+    }
+
+    const instanceType = field(
+        () => pattern(plain, "instanceType", /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"', "t3.small"),
         "t3.small",
     );
-    const allowPublicAdmin = boolean(raw, "allowPublicAdmin", false);
-    const adminCidrs = cidrList(raw, "adminCidrs", allowPublicAdmin);
-    const healthPath = pattern(raw, "healthPath", /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, 'a URL path starting with "/"', "/up");
-    const appPort = integer(raw, "appPort", 1, 65535, 3000);
-    const appEnv = envMap(raw, "appEnv", RESERVED_APP_ENV);
+    const allowPublicAdmin = field(() => boolean(plain, "allowPublicAdmin", false), false);
+    const appDir = field(() => string(plain, "appDir", "./app"), "./app");
+    if (ctx.dockerfileExists && !ctx.dockerfileExists(appDir)) {
+        errors.push(new ConfigError("appDir", "a directory holding the app's Dockerfile", appDir));
+    }
+    const mysqlUser = field(() => identifier(plain, "mysqlUser", "app", 32), "app");
+    if (mysqlUser === "root") {
+        errors.push(new ConfigError("mysqlUser", "a user name other than root (the app never gets the root account)", "root"));
+    }
 
     const cfg: BerthConfig = {
         project: ctx.project,
         stack: ctx.stack,
-        appVersion: requiredInteger(raw, "appVersion", 1),
-        appDir: string(raw, "appDir", "./app"),
-        appPort,
-        healthPath,
-        healthTimeout: integer(raw, "healthTimeout", 5, 3600, 120),
-        stopGraceSeconds: integer(raw, "stopGraceSeconds", 1, 3600, 30),
-        appCommand: command(raw, "appCommand"),
-        createCommand: command(raw, "createCommand") ?? ["npm", "run", "db:create"],
-        migrateCommand: command(raw, "migrateCommand") ?? ["npm", "run", "db:migrate"],
-        healthCheckCommand: optionalString(raw, "healthCheckCommand"),
-        appEnv,
+        appVersion: field(() => requiredInteger(plain, "appVersion", 1), 1),
+        appDir,
+        appPort: field(() => integer(plain, "appPort", 1, 65535, 3000), 3000),
+        healthPath: field(
+            () => pattern(plain, "healthPath", /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, 'a URL path starting with "/"', "/up"),
+            "/up",
+        ),
+        healthTimeout: field(() => integer(plain, "healthTimeout", 5, 3600, 120), 120),
+        migrateTimeout: field(() => integer(plain, "migrateTimeout", 60, 86400, 1800), 1800),
+        stopGraceSeconds: field(() => integer(plain, "stopGraceSeconds", 1, 3600, 30), 30),
+        appCommand: field(() => command(plain, "appCommand"), undefined),
+        createCommand: field(() => command(plain, "createCommand"), undefined) ?? ["npm", "run", "db:create"],
+        migrateCommand: field(() => command(plain, "migrateCommand"), undefined) ?? ["npm", "run", "db:migrate"],
+        healthCheckCommand: optionalString(plain, "healthCheckCommand"),
+        appEnv: field(() => envMap(plain, "appEnv", RESERVED_APP_ENV), {}),
         instanceType,
         architecture: architectureOf(instanceType),
-        instanceName: pattern(raw, "instanceName", NAME_RE, "1-63 letters, digits, '.', '_' or '-'", `${ctx.project}-${ctx.stack}`),
-        adminCidrs,
+        instanceName: field(
+            () => pattern(plain, "instanceName", NAME_RE, "1-63 letters, digits, '.', '_' or '-'", `${ctx.project}-${ctx.stack}`),
+            `${ctx.project}-${ctx.stack}`,
+        ),
+        adminCidrs: field(() => cidrList(plain, "adminCidrs", allowPublicAdmin), undefined),
         allowPublicAdmin,
-        sshPublicKey: pattern(
-            raw,
-            "sshPublicKey",
-            /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$/,
-            'an OpenSSH public key line such as "ssh-ed25519 AAAA... me@laptop"',
+        sshPublicKey: field(
+            () =>
+                pattern(
+                    plain,
+                    "sshPublicKey",
+                    /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$/,
+                    'an OpenSSH public key line such as "ssh-ed25519 AAAA... me@laptop"',
+                    undefined,
+                ),
             undefined,
         ),
-        keyName: pattern(raw, "keyName", /^[\x20-\x7e]{1,255}$/, "the name of an existing EC2 key pair", undefined),
-        rootVolumeSize: integer(raw, "rootVolumeSize", 8, 16384, 20),
-        dataVolumeSize: integer(raw, "dataVolumeSize", 1, 16384, 10),
-        availabilityZone: pattern(
-            raw,
-            "availabilityZone",
-            /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/,
-            'an availability zone such as "eu-west-1a"',
+        keyName: field(
+            () => pattern(plain, "keyName", /^[\x20-\x7e]{1,255}$/, "the name of an existing EC2 key pair", undefined),
             undefined,
         ),
-        subnetId: pattern(raw, "subnetId", /^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as "subnet-0123abcd"', undefined),
-        amiId: pattern(raw, "amiId", /^ami-[0-9a-f]{8,17}$/, 'an AMI id such as "ami-0123456789abcdef0"', undefined),
-        mysqlImage: pattern(raw, "mysqlImage", IMAGE_RE, 'an image reference such as "mysql:8.4"', DEFAULT_MYSQL_IMAGE),
-        nginxImage: pattern(raw, "nginxImage", IMAGE_RE, `an image reference such as "${DEFAULT_NGINX_IMAGE}"`, DEFAULT_NGINX_IMAGE),
-        mysqlUser: identifier(raw, "mysqlUser", "app", 32),
-        mysqlDatabase: identifier(raw, "mysqlDatabase", "app", 64),
-        updateStrategy: enumOf(raw, "updateStrategy", ["reboot", "off"] as const, "reboot"),
+        rootVolumeSize: field(() => integer(plain, "rootVolumeSize", 8, 16384, 20), 20),
+        dataVolumeSize: field(() => integer(plain, "dataVolumeSize", 1, 16384, 10), 10),
+        availabilityZone: field(
+            () =>
+                pattern(plain, "availabilityZone", /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'an availability zone such as "eu-west-1a"', undefined),
+            undefined,
+        ),
+        subnetId: field(
+            () => pattern(plain, "subnetId", /^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as "subnet-0123abcd"', undefined),
+            undefined,
+        ),
+        amiId: field(
+            () => pattern(plain, "amiId", /^ami-[0-9a-f]{8,17}$/, 'an AMI id such as "ami-0123456789abcdef0"', undefined),
+            undefined,
+        ),
+        mysqlImage: field(
+            () => pattern(plain, "mysqlImage", IMAGE_RE, 'an image reference such as "mysql:8.4"', DEFAULT_MYSQL_IMAGE),
+            DEFAULT_MYSQL_IMAGE,
+        ),
+        nginxImage: field(
+            () => pattern(plain, "nginxImage", IMAGE_RE, `an image reference such as "${DEFAULT_NGINX_IMAGE}"`, DEFAULT_NGINX_IMAGE),
+            DEFAULT_NGINX_IMAGE,
+        ),
+        mysqlUser,
+        mysqlDatabase: field(() => identifier(plain, "mysqlDatabase", "app", 64), "app"),
+        updateStrategy: field(() => enumOf(plain, "updateStrategy", ["reboot", "off"] as const, "reboot"), "reboot"),
     };
-    if (cfg.mysqlUser === "root") {
-        throw new ConfigError("mysqlUser", "a user name other than root (the app never gets the root account)", "root");
-    }
+    if (errors.length > 0) throw new ConfigErrors(sortByKey(errors));
     return deepFreeze(cfg);
+}
+
+/** Unknown keys first, then the known ones in the order Pulumi.yaml documents them. */
+function sortByKey(errors: ConfigError[]): ConfigError[] {
+    const rank = (e: ConfigError) => {
+        const i = (KNOWN_KEYS as readonly string[]).indexOf(e.key);
+        return i === -1 ? -1 : i;
+    };
+    return errors
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i)
+        .map(({ e }) => e);
 }
 
 /** Graviton instance families (a "g" after the generation digit, plus a1) run arm64. */
@@ -136,6 +199,7 @@ export const KNOWN_KEYS = [
     "appPort",
     "healthPath",
     "healthTimeout",
+    "migrateTimeout",
     "stopGraceSeconds",
     "appCommand",
     "createCommand",

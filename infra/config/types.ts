@@ -14,8 +14,10 @@ export interface BerthConfig {
     readonly appPort: number;
     /** Path answered with 200 only when the app can serve. Default "/up". */
     readonly healthPath: string;
-    /** Seconds to wait for a new app container to turn healthy. Default 120. */
+    /** Seconds to wait for a new app container to turn healthy, 5..3600. Default 120. */
     readonly healthTimeout: number;
+    /** Seconds the create and migrate one-shot steps may run, 60..86400. Default 1800. */
+    readonly migrateTimeout: number;
     /** Seconds an old app container gets to drain after SIGTERM. Default 30. */
     readonly stopGraceSeconds: number;
     /** The app container's command; default: the image's own CMD. */

@@ -1,5 +1,6 @@
 import { spawn } from "child_process";
 import * as path from "path";
+import { DOCKER_CLIENT_VARIABLES } from "../../infra/config/environment";
 import type { MockInput } from "./mocks";
 import type { ProgramResult, RecordedResource } from "./program-runner";
 
@@ -12,15 +13,26 @@ const MARKER = "@@berth-mock-result@@";
 /** A config that passes validation without network access. */
 export const BASE_CONFIG = { appVersion: 1, adminCidrs: ["198.51.100.7/32"] };
 
+export interface RunOptions {
+    /** Variables added to the program's environment (the operator's shell, as the CLI passes it on). */
+    env?: Record<string, string>;
+}
+
 /**
  * Runs index.ts under mocks in a fresh process (so runs never share runtime state) and returns
  * everything it declared.
  */
-export function runProgram(input: MockInput): Promise<ProgramResult> {
+export function runProgram(input: MockInput, options: RunOptions = {}): Promise<ProgramResult> {
+    // The program refuses to run with the Docker client variables set (infra/config/environment.ts):
+    // drop them from what it inherits, so a DOCKER_HOST in the test's own environment (an e2e
+    // engine) does not stop it. `options.env` sets them on purpose.
+    const inherited = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !(DOCKER_CLIENT_VARIABLES as readonly string[]).includes(k)),
+    );
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "program-runner.ts")], {
             cwd: ROOT,
-            env: { ...process.env, BERTH_MOCK_INPUT: JSON.stringify(input) },
+            env: { ...inherited, ...options.env, BERTH_MOCK_INPUT: JSON.stringify(input) },
             stdio: ["ignore", "pipe", "pipe"],
         });
         let out = "";
