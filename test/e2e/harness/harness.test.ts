@@ -6,7 +6,8 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { mirrorFromSources } from "./debian";
+import { MIN_NGINX_VERSION, compareVersions } from "../../support/nginx/binary";
+import { mirrorFromSources } from "./debian-root";
 import { acquireEngine, acquireEngineOrSkip, defaultEngineDir, Engine } from "./engine";
 import { ensureImage } from "./images";
 import { run, waitFor } from "./proc";
@@ -152,6 +153,37 @@ test("engine, images, mysql, nginx and node behave as the e2e suite needs", { ti
         published = (await docker(["port", web, "80/tcp"])).split("\n").find((l) => l.startsWith("127.0.0.1:"));
         assert.ok(published, "nginx's port 80 is published on 127.0.0.1");
         assert.equal(await getThroughNginx(), "hello from /through-nginx");
+    });
+
+    await t.test(`nginx image: nginx >= ${MIN_NGINX_VERSION}, whose upstream \`server NAME resolve\` follows Docker's DNS`, async () => {
+        const version = /nginx\/(\d+(?:\.\d+)+)/.exec(
+            (await engine.docker(["run", "--rm", nginx, "nginx", "-v"], { check: true })).stderr,
+        )?.[1];
+        assert.ok(version && compareVersions(version, MIN_NGINX_VERSION) >= 0, `${nginx} is nginx ${version}`);
+        const web = container("web-resolve");
+        await docker(["create", "--name", web, "--network", net, "-p", "127.0.0.1:0:80", nginx]);
+        const conf = path.join(tmp, "resolve.conf");
+        await fs.writeFile(
+            conf,
+            [
+                "resolver 127.0.0.11 valid=5s ipv6=off;",
+                "upstream backend { zone backend 64k; server backend:8080 resolve; keepalive 8; }",
+                "server {",
+                "    listen 80;",
+                '    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }',
+                "}",
+                "",
+            ].join("\n"),
+        );
+        await docker(["cp", conf, `${web}:/etc/nginx/conf.d/default.conf`]);
+        await docker(["start", web]);
+        const port = (await docker(["port", web, "80/tcp"])).split("\n").find((l) => l.startsWith("127.0.0.1:"));
+        const body = await waitFor("a 200 through the resolve upstream", 60_000, async () => {
+            const res = await fetch(`http://${port}/via-resolve`, { headers: { connection: "close" } });
+            const text = await res.text();
+            return res.status === 200 ? text : undefined;
+        });
+        assert.equal(body, "hello from /via-resolve");
     });
 
     await t.test("a second private daemon with extraArgs serves mutual TLS; the first keeps working", async (st) => {

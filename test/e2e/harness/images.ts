@@ -1,15 +1,24 @@
 // Images for the e2e suite: the real image when the engine has it or can pull it, otherwise a local
-// stand-in built from test/e2e/standins/<kind>/ on a debootstrapped Debian base (no registry needed).
+// stand-in built from test/e2e/standins/<kind>/ on a debootstrapped Debian base (no registry needed):
+// bookworm for mysql and node, sid with its nginx (1.30) for nginx.
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { buildBaseImage } from "./debian";
+import { BOOKWORM, SID_NGINX, type DebianRecipe } from "./debian-root";
 import type { Engine } from "./engine";
 import { withLock } from "./lock";
 import { describeFailure, run } from "./proc";
 
 export type StandinKind = "mysql" | "nginx" | "node";
+
+/** Each stand-in's Debian base. nginx needs >= 1.27.3 (upstream `server NAME resolve`), which only sid has. */
+export const STANDIN_BASES: Readonly<Record<StandinKind, DebianRecipe>> = Object.freeze({
+    mysql: BOOKWORM,
+    nginx: SID_NGINX,
+    node: BOOKWORM,
+});
 
 export const STANDINS_DIR = path.resolve(__dirname, "../standins");
 const HASH_LABEL = "berth.standin.hash";
@@ -68,7 +77,7 @@ function pullOnce(engine: Engine, name: string, timeoutMs: number): Promise<bool
 }
 
 async function buildStandin(engine: Engine, kind: StandinKind): Promise<string> {
-    const base = await buildBaseImage(engine);
+    const base = await buildBaseImage(engine, STANDIN_BASES[kind]);
     const kindDir = path.join(STANDINS_DIR, kind);
     const hash = createHash("sha256");
     hash.update(`base ${base.id}\n`);

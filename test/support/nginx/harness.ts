@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { serializeNginxConfig, type NginxNode } from "../../../infra/deploy/nginx";
+import { spawnNginx } from "./binary";
 
 const REPO = path.resolve(__dirname, "../../..");
 
@@ -26,13 +27,18 @@ export function mainConf(dir: string, include: string): string {
     ]);
 }
 
-/** Runs `nginx -p dir -c dir/nginx.conf -g "daemon off;"`; its stdout (the access log) goes to dir/access.log. */
-export function startNginx(dir: string): ChildProcess {
+/**
+ * Runs `nginx -p dir -c dir/nginx.conf -g "daemon off;"` with the test nginx (binary.ts: sid's, >= 1.27.3);
+ * its stdout (the access log) goes to dir/access.log.
+ */
+export async function startNginx(dir: string): Promise<ChildProcess> {
     const out = fs.openSync(path.join(dir, "access.log"), "a");
     const args = ["-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf"), "-g", "daemon off;"];
-    const child = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", out, "pipe"] });
-    fs.closeSync(out);
-    return child;
+    try {
+        return await spawnNginx(args, ["ignore", out, "pipe"]);
+    } finally {
+        fs.closeSync(out);
+    }
 }
 
 /** Starts test/support/nginx/backend.ts and resolves with its port once it listens. */
