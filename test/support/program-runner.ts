@@ -28,6 +28,8 @@ export interface RecordedResource {
     /** Top-level input names whose value is (or contains) a secret. */
     secretInputs: string[];
     dependencies: string[];
+    /** Per input property, the resources its value came from (the engine's PropertyDependencies). */
+    propertyDependencies: Record<string, string[]>;
     deleteBeforeReplace: boolean | undefined;
     ignoreChanges: string[];
     replaceOnChanges: string[];
@@ -64,6 +66,16 @@ function containsSecret(v: unknown): boolean {
     return false;
 }
 
+/** The request's property dependencies: for each input, the URNs its value came from. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function propertyDependencies(req: any): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }, key: string) => {
+        out[key] = deps.getUrnsList();
+    });
+    return out;
+}
+
 async function main(): Promise<void> {
     const input = JSON.parse(process.env.BERTH_MOCK_INPUT ?? "{}") as MockInput;
     const result: ProgramResult = { resources: [], invokes: [], outputs: {} };
@@ -89,6 +101,7 @@ async function main(): Promise<void> {
             inputs: unwrap(raw) as Record<string, unknown>,
             secretInputs: Object.keys(raw).filter((k) => containsSecret(raw[k])),
             dependencies: req.getDependenciesList(),
+            propertyDependencies: propertyDependencies(req),
             deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),

@@ -15,17 +15,21 @@ import { ensureImage, StandinKind } from "../harness/images";
 import { describeFailure, sleep } from "../harness/proc";
 import { ContainerInfo, DockerApi } from "./api";
 import { containerCreateBody } from "./container-spec";
-import { DockerResource, Step } from "./plan";
+import { DockerResource, outputsAfterUpdate, outputsOf, Prior, Step } from "./plan";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
-export interface Deployed {
+/** One object the applier made: an entry of Pulumi's state (see Prior) with its engine identity. */
+export interface Deployed extends Prior {
     resource: DockerResource;
     /** Engine id (container, network) or image reference. */
     id: string;
     /** Engine name of a network or container. */
     engineName?: string;
 }
+
+/** What a command resource's step asks for: the provider runs `create`, `update` (else `create`), or `delete`. */
+export type CommandOp = "create" | "update" | "delete";
 
 export interface ApplierOptions {
     api: DockerApi;
@@ -37,11 +41,16 @@ export interface ApplierOptions {
     /** Build args for the app image when the real base image cannot be pulled. */
     buildArgs?: Record<string, string>;
     log?: (line: string) => void;
+    /**
+     * Runs a command resource (command:local:Command) as its provider would; a rejection fails the
+     * step. Without it, command steps change only the state (an event says they were skipped).
+     */
+    runCommand?: (resource: DockerResource, op: CommandOp) => Promise<void>;
 }
 
 export interface ApplyEvent {
     at: number;
-    what: "created" | "started" | "exited" | "healthy" | "stopping" | "removed" | "failed";
+    what: "created" | "started" | "exited" | "healthy" | "stopping" | "removed" | "failed" | "updated" | "ran" | "skipped";
     /** Pulumi resource name. */
     name: string;
     /** Engine name. */
@@ -55,7 +64,7 @@ export class Applier {
     readonly events: ApplyEvent[] = [];
     /** What is deployed now, by Pulumi resource name: Pulumi's state. */
     readonly state = new Map<string, Deployed>();
-    /** Superseded objects still alive (a CBD replacement's old one before its delete). */
+    /** Old objects of create-before-delete replacements whose delete has not run yet (pending deletes). */
     private readonly replaced: Deployed[] = [];
 
     constructor(private readonly o: ApplierOptions) {}
@@ -69,57 +78,136 @@ export class Applier {
         this.o.log?.(`[apply] ${line}`);
     }
 
-    private event(what: ApplyEvent["what"], d: Deployed): void {
+    private event(what: ApplyEvent["what"], d: { resource: DockerResource; engineName?: string }): void {
         const labels = (d.resource.inputs.labels as { label: string; value: string }[] | undefined) ?? [];
         const version = labels.find((l) => l.label === "berth.version")?.value;
         this.events.push({ at: Date.now(), what, name: d.resource.name, engineName: d.engineName, version });
     }
 
-    /** What Pulumi's state holds now, as declarations to plan the next update from. */
-    current(): DockerResource[] {
-        return [...this.state.values()].map((d) => d.resource);
+    /** Pulumi's state, pending deletes included, to plan the next update from (planUpdate). */
+    current(): Deployed[] {
+        return [...this.state.values(), ...this.replaced];
     }
 
     /**
-     * Runs the steps in order; the first failure stops the rest, as it stops `pulumi up`. Objects
-     * replaced by an earlier, failed update are deleted at the end, as Pulumi deletes pending deletes.
+     * Carries out the steps in order. The first failure stops the rest, as a failed step cancels
+     * `pulumi up` (pulumi/pulumi pkg/resource/deploy/step_executor.go, executeChain and
+     * cancelDueToError; the deletes of deployment_executor.go performPostSteps then never run): what
+     * the failed update created stays in the state, and old objects of create-before-delete
+     * replacements whose new one was made stay as pending deletes, which the next plan deletes at
+     * its end.
      */
     async apply(steps: Step[]): Promise<void> {
-        const pending = [...this.replaced];
-        for (const step of steps) {
-            if (step.op === "same") {
-                const d = this.state.get(step.resource.name);
-                if (d) d.resource = step.resource;
-                continue;
+        for (const step of steps) await this.applyStep(step);
+    }
+
+    private mine(p: Prior): Deployed {
+        const d = p as Deployed;
+        if (this.state.get(d.resource.name) !== d && !this.replaced.includes(d))
+            throw new Error(`${d.resource.name}: the step refers to an object that is not in this applier's state`);
+        return d;
+    }
+
+    private async applyStep(step: Step): Promise<void> {
+        switch (step.op) {
+            case "same": {
+                // A same step keeps the provider's state and records the new inputs.
+                const d = this.mine(step.old);
+                d.outputs = outputsOf(d);
+                d.resource = step.resource;
+                return;
             }
-            if (step.op === "delete") {
-                const d = step.reason === "replaced" ? this.takeReplaced(step.resource.name) : this.state.get(step.resource.name);
-                if (!d) continue;
+            case "update": {
+                const d = this.mine(step.old);
+                await this.update(d, step.resource, step.keys);
+                d.outputs = outputsAfterUpdate(d.resource.kind, outputsOf(d), step.resource.inputs);
+                d.resource = step.resource;
+                d.initErrors = false;
+                this.event("updated", d);
+                return;
+            }
+            case "delete": {
+                const d = this.mine(step.old);
                 await this.remove(d);
-                if (step.reason === "removed") this.state.delete(step.resource.name);
-                continue;
+                const i = this.replaced.indexOf(d);
+                if (i >= 0) this.replaced.splice(i, 1);
+                if (this.state.get(d.resource.name) === d) this.state.delete(d.resource.name);
+                return;
             }
-            const prev = this.state.get(step.resource.name);
-            if (prev) this.replaced.push(prev);
-            const created = await this.create(step.resource);
-            this.state.set(step.resource.name, created);
-        }
-        for (const d of pending) {
-            const i = this.replaced.indexOf(d);
-            if (i < 0) continue;
-            this.replaced.splice(i, 1);
-            await this.remove(d);
+            case "create":
+                return this.createStep(step.resource);
+            case "replace-create":
+                // Delete-first: the old one is gone already. Create-before-delete: it stays until its delete step.
+                return this.createStep(step.resource, step.deleteBeforeReplace ? undefined : this.mine(step.old));
         }
     }
 
-    private takeReplaced(name: string): Deployed | undefined {
-        // The newest one: an older one of the same name is a pending delete of a failed update.
-        for (let i = this.replaced.length - 1; i >= 0; i--) {
-            if (this.replaced[i].resource.name === name) return this.replaced.splice(i, 1)[0];
+    /**
+     * A create (or the create of a replacement). The engine marks a create-before-delete
+     * replacement's old object for deletion once the provider made the new one, even when the
+     * create then failed part-way (pulumi/pulumi pkg/resource/deploy/step.go, CreateStep.Apply).
+     */
+    private async createStep(r: DockerResource, old?: Deployed): Promise<void> {
+        const before = this.state.get(r.name);
+        let failure: unknown;
+        try {
+            this.state.set(r.name, await this.create(r));
+        } catch (e) {
+            failure = e;
+            const recorded = this.state.get(r.name);
+            if (recorded && recorded !== before) {
+                // An attached one-shot's create succeeds whatever its exit code (exit_code is an output; the
+                // program's check of it fails the update); a failed wait or start is the provider's InitError.
+                recorded.initErrors = !r.inputs.attach;
+            }
         }
-        // Delete-before-replace: the old one is still the current one.
-        const d = this.state.get(name);
-        this.state.delete(name);
+        if (old && this.state.get(r.name) !== old) {
+            old.pendingDelete = true;
+            this.replaced.push(old);
+        }
+        if (failure !== undefined) throw failure;
+    }
+
+    /**
+     * An in-place update, as each provider does it. docker_container: resourceDockerContainerUpdate
+     * changes only the restart policy and resources, and starts the container when must_run turns
+     * true; nothing else Berth sets. docker.Image: Update rebuilds. Command: runs update, else create.
+     */
+    private async update(d: Deployed, r: DockerResource, keys: string[]): Promise<void> {
+        switch (r.kind) {
+            case "container":
+                if (keys.includes("restart") || keys.includes("maxRetryCount")) {
+                    await this.o.api.call("POST", `/containers/${d.id}/update`, {
+                        RestartPolicy: { Name: r.inputs.restart ?? "no", MaximumRetryCount: r.inputs.maxRetryCount ?? 0 },
+                    });
+                }
+                if (keys.includes("mustRun") && r.inputs.mustRun !== false) await this.o.api.call("POST", `/containers/${d.id}/start`);
+                return;
+            case "image":
+                d.id = await this.build(r);
+                return;
+            case "command":
+                await this.command(r, "update");
+                return;
+            case "network":
+            case "remoteImage":
+                // Only keepLocally and forceRemove update in place, and they act at delete time.
+                return;
+        }
+    }
+
+    /**
+     * A command step. A failed command records nothing: pulumi-go-provider (infer/resource.go, Create)
+     * keeps a partial state only for ResourceInitFailedError, which pulumi-command never returns.
+     */
+    private async command(r: DockerResource, op: CommandOp): Promise<Deployed> {
+        const d: Deployed = { resource: r, id: `${r.name}-id` };
+        if (!this.o.runCommand) {
+            this.event("skipped", d);
+            return d;
+        }
+        await this.o.runCommand(r, op);
+        this.event("ran", d);
         return d;
     }
 
@@ -165,6 +253,8 @@ export class Applier {
                 return { resource: r, id: await this.build(r) };
             case "container":
                 return this.createContainer(r);
+            case "command":
+                return this.command(r, "create");
         }
     }
 
@@ -289,6 +379,8 @@ export class Applier {
             this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         } else if (d.resource.kind === "network") {
             await api.call("DELETE", `/networks/${d.id}`);
+        } else if (d.resource.kind === "command" && d.resource.inputs.delete !== undefined) {
+            await this.command(d.resource, "delete");
         }
         // Images stay, as the provider leaves local images (keepLocally, and Image never deletes tags).
     }

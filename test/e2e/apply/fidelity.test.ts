@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { declare } from "../support/env";
 import { containerCreateBody, durationNs } from "./container-spec";
-import { planUpdate } from "./plan";
+import { freshState, planUpdate } from "./plan";
 
 const remaps = { image: "img", network: (n: string) => `e2e-${n}`, hostPath: (p: string) => `/tmp/data${p}` };
 
@@ -31,12 +31,12 @@ describe("what the e2e runs follows the program", () => {
         assert.ok(b.Env.includes("PORT=8080"));
         const upload = (d: typeof plain) =>
             (d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[])[0].content;
-        assert.match(upload(changed), /http:\/\/app:8080/);
+        assert.match(upload(changed), /server \S+:8080 resolve/);
         // And the update the e2e would carry out replaces the app, beside the old one.
-        const steps = planUpdate(plain.resources, changed.resources).filter((s) => s.resource.name === "berth-app");
+        const steps = planUpdate(freshState(plain.resources), changed.resources).filter((s) => s.resource.name === "berth-app");
         assert.deepEqual(
             steps.map((s) => s.op),
-            ["create", "delete"],
+            ["replace-create", "delete"],
         );
     });
 
@@ -47,9 +47,10 @@ describe("what the e2e runs follows the program", () => {
         assert.deepEqual(mysql.HostConfig.Binds, ["/tmp/data/opt/data/mysql:/var/lib/mysql"]);
         assert.deepEqual(Object.values(mysql.NetworkingConfig.EndpointsConfig), [{ Aliases: ["mysql"] }]);
         assert.equal(mysql.Healthcheck.StartPeriod, 120e9);
-        const nginx = containerCreateBody(resources.find((r) => r.name === "berth-nginx")!.inputs, remaps) as Record<string, any>;
+        const declaredNginx = resources.find((r) => r.name === "berth-nginx")!.inputs;
+        const nginx = containerCreateBody(declaredNginx, remaps) as Record<string, any>;
         assert.deepEqual(Object.keys(nginx.ExposedPorts), ["80/tcp"]);
-        assert.deepEqual(nginx.HostConfig.Sysctls, { "net.ipv4.tcp_tw_reuse": "1" });
+        assert.deepEqual(nginx.HostConfig.Sysctls, declaredNginx.sysctls);
         assert.equal(durationNs("1m30s"), 90e9);
         assert.equal(durationNs("250ms"), 250e6);
         assert.throws(() => durationNs("5 seconds"), /not a Go duration/);

@@ -1,21 +1,23 @@
 /**
- * What the program declared for Docker, read from a mocks run, and the steps Pulumi takes to go from
- * one declaration to the next. Pure: no engine here.
- *
- * Pulumi's order for an update (https://www.pulumi.com/docs/iac/concepts/how-pulumi-works/):
- * resources are created or replaced in dependency order; a create-before-delete replacement creates
- * the new resource at once and deletes the old one at the end of the update, after everything that
- * depends on it; a delete-before-replace replacement deletes first.
+ * What the program declared for its Docker host (the Docker resources and the command resources
+ * beside them), read from a mocks run, and the steps `pulumi up` takes from the current state to
+ * that declaration, in the order the engine carries them out. A port of the step generator of
+ * pulumi/pulumi (pkg/resource/deploy/step_generator.go, read at 1b59498) for the cases Berth meets;
+ * the providers' rules live in provider-rules.ts. Pure.
  */
 import type { ProgramResult, RecordedResource } from "../../support/program";
+import { Kind, outputsAfterUpdate, ProviderDiff, providerDiff, readBack } from "./provider-rules";
+import { contains, parsePath, processIgnoreChanges, Props, UNKNOWN } from "./property-path";
 
-export type Kind = "network" | "remoteImage" | "image" | "container";
+export type { Kind } from "./provider-rules";
+export { outputsAfterUpdate, readBack };
 
 const KINDS: Record<string, Kind> = {
     "docker:index/network:Network": "network",
     "docker:index/remoteImage:RemoteImage": "remoteImage",
     "docker:index/image:Image": "image",
     "docker:index/container:Container": "container",
+    "command:local:Command": "command",
 };
 
 export interface DockerResource {
@@ -23,87 +25,270 @@ export interface DockerResource {
     /** Pulumi resource name, e.g. "berth-app". */
     name: string;
     urn: string;
-    inputs: Record<string, unknown>;
-    /** Names of the Docker resources this one depends on. */
+    inputs: Props;
+    /** Names of the planned resources this one depends on: dependsOn and property dependencies. */
     deps: string[];
-    deleteBeforeReplace: boolean;
+    /** Per input, the planned resources its value came from (the engine's PropertyDependencies). */
+    propertyDeps: Record<string, string[]>;
+    /** The resource option as the program states it; undefined leaves it to the provider. */
+    deleteBeforeReplace: boolean | undefined;
     ignoreChanges: string[];
+    replaceOnChanges: string[];
 }
 
-/** The Docker resources of a run, in an order where each comes after its dependencies. */
+/** One resource in the state: what it was last created or updated from, and what the provider recorded. */
+export interface Prior {
+    resource: DockerResource;
+    /** The provider's state; absent: what the provider reads back after creating `resource`. */
+    outputs?: Props;
+    /** A create-before-delete replacement's old object whose delete has not run yet. */
+    pendingDelete?: boolean;
+    /** The provider created it but its create then failed (the engine's InitErrors). */
+    initErrors?: boolean;
+}
+
+export const outputsOf = (p: Prior): Props => p.outputs ?? readBack(p.resource.kind, p.resource.inputs);
+
+/** Why an old object is deleted. */
+export type DeleteReason =
+    /** Its replacement is delete-before-replace: the old one goes first. */
+    | "replace"
+    /** It depends on something replaced delete-first and would be replaced too: deleted before it. */
+    | "dependent"
+    /** The old object of a create-before-delete replacement, deleted at the end of the update. */
+    | "replaced"
+    /** No longer declared. */
+    | "removed"
+    /** Left by an earlier update that stopped before its deletes. */
+    | "pending";
+
+export type Step =
+    | { op: "create"; resource: DockerResource }
+    | { op: "same"; resource: DockerResource; old: Prior }
+    | { op: "update"; resource: DockerResource; old: Prior; keys: string[] }
+    | { op: "replace-create"; resource: DockerResource; old: Prior; keys: string[]; deleteBeforeReplace: boolean }
+    | { op: "delete"; resource: DockerResource; old: Prior; reason: DeleteReason };
+
+/** The planned resources of a mocks run, each after its dependencies (registration order). */
 export function dockerResources(result: ProgramResult): DockerResource[] {
     if (result.error) throw new Error(`the program failed under mocks: ${result.error}`);
-    const docker = result.resources.filter((r) => KINDS[r.type]);
-    const byUrn = new Map(docker.map((r) => [r.urn, r]));
-    const list = docker.map((r: RecordedResource) => ({
+    const planned = result.resources.filter((r) => KINDS[r.type]);
+    const nameOf = new Map(planned.map((r) => [r.urn, r.name]));
+    const names = (urns: string[]) => [...new Set(urns.filter((u) => nameOf.has(u)).map((u) => nameOf.get(u)!))];
+    const list = planned.map((r: RecordedResource) => ({
         kind: KINDS[r.type],
         name: r.name,
         urn: r.urn,
         inputs: r.inputs,
-        deps: r.dependencies.filter((u) => byUrn.has(u)).map((u) => byUrn.get(u)!.name),
-        // The bridge replaces containers delete-before-replace unless the program says otherwise.
-        deleteBeforeReplace: r.deleteBeforeReplace ?? KINDS[r.type] === "container",
+        deps: names(r.dependencies),
+        propertyDeps: Object.fromEntries(Object.entries(r.propertyDependencies).map(([k, urns]) => [k, names(urns)])),
+        deleteBeforeReplace: r.deleteBeforeReplace,
         ignoreChanges: r.ignoreChanges,
+        replaceOnChanges: r.replaceOnChanges,
     }));
-    return topological(list);
+    return topological(list, (r) => r);
 }
 
-function topological(list: DockerResource[]): DockerResource[] {
-    const byName = new Map(list.map((r) => [r.name, r]));
-    const out: DockerResource[] = [];
-    const seen = new Set<string>();
-    const visit = (r: DockerResource, path: string[]) => {
-        if (seen.has(r.name)) return;
-        if (path.includes(r.name)) throw new Error(`dependency cycle: ${[...path, r.name].join(" -> ")}`);
-        for (const d of r.deps) visit(byName.get(d)!, [...path, r.name]);
-        seen.add(r.name);
-        out.push(r);
-    };
-    for (const r of list) visit(r, []);
+/** Stable topological order (each after the ones it depends on), as a snapshot is kept. */
+function topological<T>(list: readonly T[], res: (t: T) => DockerResource): T[] {
+    const out: T[] = [];
+    const placed = new Set<string>();
+    const present = new Set(list.map((t) => res(t).name));
+    let rest = [...list];
+    while (rest.length > 0) {
+        const ready = rest.filter((t) => res(t).deps.every((d) => placed.has(d) || !present.has(d)));
+        if (ready.length === 0) throw new Error(`dependency cycle among ${rest.map((t) => res(t).name).join(", ")}`);
+        const next = ready[0];
+        out.push(next);
+        placed.add(res(next).name);
+        rest = rest.filter((t) => t !== next);
+    }
     return out;
 }
 
-/** Input keys whose value differs, leaving out the ones the resource ignores. */
-export function changedInputs(before: DockerResource, after: DockerResource): string[] {
-    const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
-    return [...keys]
-        .filter((k) => !after.ignoreChanges.includes(k))
-        .filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k]))
-        .sort();
-}
-
-export type Step =
-    | { op: "create"; resource: DockerResource }
-    | { op: "same"; resource: DockerResource }
-    | { op: "delete"; resource: DockerResource; reason: "replaced" | "removed" };
+const changes = (d: ProviderDiff) => d.changedKeys.length > 0 || d.detailed.size > 0;
+/** plugin.DiffResult.Replace(). */
+const replaces = (d: ProviderDiff) => d.replaceKeys.length > 0 || [...d.detailed.values()].some((x) => x.replace);
 
 /**
- * The steps from `before` (undefined: nothing deployed yet) to `after`. A resource whose inputs
- * changed is replaced; so is one whose dependency is replaced and whose inputs mention it (the
- * mocks give new outputs to a replaced resource, so that shows up as a changed input already).
+ * step_generator.go, applyReplaceOnChanges: a change under a replaceOnChanges path becomes a
+ * replacement; so do init errors when "#initerror" is listed. `triggers[*]` contains `triggers[0]`
+ * but not `triggers` itself.
  */
-export function planUpdate(before: DockerResource[] | undefined, after: DockerResource[]): Step[] {
-    const old = new Map((before ?? []).map((r) => [r.name, r]));
-    const steps: Step[] = [];
-    const deferredDeletes: Step[] = [];
-    for (const r of after) {
-        const prev = old.get(r.name);
-        if (!prev) {
-            steps.push({ op: "create", resource: r });
-            continue;
+export function applyReplaceOnChanges(diff: ProviderDiff, replaceOnChanges: string[], initErrors: boolean): ProviderDiff {
+    if (!changes(diff) && !initErrors) return diff;
+    const paths = replaceOnChanges.map(parsePath);
+    const covered = (p: string) => paths.some((roc) => contains(roc, parsePath(p)));
+    const detailed = new Map([...diff.detailed].map(([p, d]) => [p, { ...d, replace: d.replace || covered(p) }]));
+    const replaceKeys = [...new Set([...diff.replaceKeys, ...diff.changedKeys.filter(covered)])];
+    const changedKeys = [...diff.changedKeys];
+    if (initErrors && covered("#initerror")) (replaceKeys.push("#initerror"), changedKeys.push("#initerror"));
+    return { ...diff, detailed, replaceKeys, changedKeys };
+}
+
+/**
+ * step_generator.go, calculateDependentReplacements: walk the old snapshot's dependents of `root`
+ * (pkg/resource/graph/dependency_graph.go, DependingOn: dependsOn, property and provider edges, not
+ * parents), skipping resources this update has already registered; a dependent is replaced when a
+ * property whose value came from a resource in the replace set, made unknown, makes its provider's
+ * Diff ask for a replacement. A dependsOn-only edge makes nothing unknown, so it replaces nothing.
+ */
+export function dependentReplacements(root: Prior, snapshot: readonly Prior[], done: (p: Prior) => boolean) {
+    const replaceSet = new Set([root.resource.name]);
+    const dependents = new Set([root.resource.name]);
+    const out: { prior: Prior; keys: string[] }[] = [];
+    for (const c of snapshot.slice(snapshot.indexOf(root) + 1)) {
+        if (done(c) || !c.resource.deps.some((d) => dependents.has(d))) continue;
+        dependents.add(c.resource.name);
+        let unknown = false;
+        const inputsForDiff: Props = {};
+        for (const [k, v] of Object.entries(c.resource.inputs)) {
+            const hit = (c.resource.propertyDeps[k] ?? []).some((d) => replaceSet.has(d));
+            unknown ||= hit;
+            inputsForDiff[k] = hit ? UNKNOWN : v;
         }
-        if (changedInputs(prev, r).length === 0) {
-            steps.push({ op: "same", resource: prev });
-            continue;
-        }
-        if (r.deleteBeforeReplace) {
-            steps.push({ op: "delete", resource: prev, reason: "replaced" }, { op: "create", resource: r });
-        } else {
-            steps.push({ op: "create", resource: r });
-            deferredDeletes.unshift({ op: "delete", resource: prev, reason: "replaced" });
-        }
+        if (!unknown) continue;
+        const diff = applyReplaceOnChanges(
+            providerDiff({
+                kind: c.resource.kind,
+                oldInputs: c.resource.inputs,
+                oldOutputs: outputsOf(c),
+                newInputs: inputsForDiff,
+                ignoreChanges: c.resource.ignoreChanges,
+            }),
+            c.resource.replaceOnChanges,
+            false,
+        );
+        if (!replaces(diff)) continue;
+        out.push({ prior: c, keys: diff.replaceKeys });
+        replaceSet.add(c.resource.name);
     }
-    const declared = new Set(after.map((r) => r.name));
-    const removed = [...(before ?? [])].reverse().filter((r) => !declared.has(r.name));
-    return [...steps, ...deferredDeletes, ...removed.map((r) => ({ op: "delete", resource: r, reason: "removed" }) as Step)];
+    return out;
+}
+
+/**
+ * The steps of `pulumi up` from `prior` (undefined: nothing deployed) to `declared`, in order:
+ * each declared resource at its registration (continueStepsFromImport, continueStepsFromDiff),
+ * then the deletes the engine leaves for the end (deployment_executor.go, performPostSteps:
+ * GenerateDeletes, then ScheduleDeletes in reverse dependency order).
+ */
+export function planUpdate(prior: readonly Prior[] | undefined, declared: readonly DockerResource[]): Step[] {
+    const snapshot = topological(prior ?? [], (p) => p.resource);
+    const live = new Map(snapshot.filter((p) => !p.pendingDelete).map((p) => [p.resource.name, p]));
+    const steps: Step[] = [];
+    const operated = new Set<string>(); // sg.creates, sames, updates, replaces
+    const deleted = new Set<string>(); // sg.deletes: deleted earlier in this update
+    const gone = new Set<Prior>(); // sg.pendingDeletes: old objects already deleted
+    const dependentKeys = new Map<string, string[]>();
+    const deferred: Prior[] = [];
+
+    for (const d of topological(declared, (r) => r)) {
+        const old = live.get(d.name);
+        if (!old) {
+            operated.add(d.name);
+            steps.push({ op: "create", resource: d });
+            continue;
+        }
+        // Ignored paths take the old inputs' values before anything else looks at them.
+        const r = { ...d, inputs: processIgnoreChanges(d.inputs, old.resource.inputs, d.ignoreChanges).inputs };
+        if (deleted.has(r.name)) {
+            // Case 1, recreating: deleted earlier as the dependent of a delete-first replacement.
+            deleted.delete(r.name);
+            operated.add(r.name);
+            steps.push({ op: "replace-create", resource: r, old, keys: dependentKeys.get(r.name) ?? [], deleteBeforeReplace: true });
+            continue;
+        }
+        operated.add(r.name);
+        const diff = applyReplaceOnChanges(
+            providerDiff({
+                kind: r.kind,
+                oldInputs: old.resource.inputs,
+                oldOutputs: outputsOf(old),
+                newInputs: r.inputs,
+                ignoreChanges: r.ignoreChanges,
+            }),
+            r.replaceOnChanges,
+            !!old.initErrors,
+        );
+        if (!changes(diff)) {
+            // Unchanged but left with init errors: an update "to attempt to continue awaiting initialization".
+            steps.push(old.initErrors ? { op: "update", resource: r, old, keys: [] } : { op: "same", resource: r, old });
+            continue;
+        }
+        if (!replaces(diff)) {
+            steps.push({ op: "update", resource: r, old, keys: diff.changedKeys });
+            continue;
+        }
+        // The provider's policy unless the program states one (goal.DeleteBeforeReplace).
+        const deleteBeforeReplace = r.deleteBeforeReplace ?? diff.deleteBeforeReplace;
+        if (!deleteBeforeReplace) {
+            // Create-before-delete: the old one is marked for deletion and deleted after everything else.
+            steps.push({ op: "replace-create", resource: r, old, keys: diff.replaceKeys, deleteBeforeReplace });
+            deferred.push(old);
+            continue;
+        }
+        // Delete-before-replace: first the dependents that would be replaced, in reverse dependency order.
+        const chain = dependentReplacements(old, snapshot, (p) => operated.has(p.resource.name) || deleted.has(p.resource.name));
+        for (const dep of chain.reverse()) {
+            if (gone.has(dep.prior)) continue;
+            steps.push({ op: "delete", resource: dep.prior.resource, old: dep.prior, reason: "dependent" });
+            gone.add(dep.prior);
+            deleted.add(dep.prior.resource.name);
+            dependentKeys.set(dep.prior.resource.name, dep.keys);
+        }
+        steps.push({ op: "delete", resource: old.resource, old, reason: "replace" });
+        gone.add(old);
+        steps.push({ op: "replace-create", resource: r, old, keys: diff.replaceKeys, deleteBeforeReplace });
+    }
+
+    // GenerateDeletes: pending deletes (this update's and earlier ones'), then what nobody declared.
+    const condemned: { prior: Prior; reason: DeleteReason }[] = [];
+    for (const p of snapshot) {
+        if (gone.has(p)) continue;
+        if (p.pendingDelete) condemned.push({ prior: p, reason: "pending" });
+        else if (deferred.includes(p)) condemned.push({ prior: p, reason: "replaced" });
+        else if (!operated.has(p.resource.name) && !deleted.has(p.resource.name)) condemned.push({ prior: p, reason: "removed" });
+    }
+    return [...steps, ...scheduleDeletes(condemned)];
+}
+
+/**
+ * step_generator.go, ScheduleDeletes: peel off the condemned resources none of whose dependencies
+ * are still condemned, round by round, then reverse the rounds, so dependents go first.
+ */
+function scheduleDeletes(condemned: { prior: Prior; reason: DeleteReason }[]): Step[] {
+    const rounds: (typeof condemned)[] = [];
+    let rest = [...condemned];
+    while (rest.length > 0) {
+        const names = new Set(rest.map((c) => c.prior.resource.name));
+        const round = rest.filter((c) => !c.prior.resource.deps.some((d) => d !== c.prior.resource.name && names.has(d)));
+        if (round.length === 0) throw new Error(`dependency cycle among deletes: ${[...names].join(", ")}`);
+        rounds.push(round);
+        rest = rest.filter((c) => !round.includes(c));
+    }
+    return rounds
+        .reverse()
+        .flatMap((round) => round.reverse())
+        .map((c) => ({ op: "delete", resource: c.prior.resource, old: c.prior, reason: c.reason }));
+}
+
+/** The state right after a fresh `pulumi up` of `declared`: every resource as its provider records it. */
+export function freshState(declared: readonly DockerResource[]): Prior[] {
+    return declared.map((resource) => ({ resource, outputs: readBack(resource.kind, resource.inputs) }));
+}
+
+/** A step as short text, for assertions and logs: "replace-create berth-app (cbd: image, labels)". */
+export function showStep(step: Step): string {
+    switch (step.op) {
+        case "create":
+            return `create ${step.resource.name}`;
+        case "same":
+            return `same ${step.resource.name}`;
+        case "update":
+            return `update ${step.resource.name} (${step.keys.join(", ")})`;
+        case "replace-create":
+            return `replace-create ${step.resource.name} (${step.deleteBeforeReplace ? "dbr" : "cbd"}: ${step.keys.join(", ")})`;
+        case "delete":
+            return `delete ${step.resource.name} (${step.reason})`;
+    }
 }

@@ -1,0 +1,118 @@
+/**
+ * The planner on what the program really declares (a mocks run): the second `pulumi up`, the
+ * version bump, and the replacement policies that keep the running version serving.
+ */
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { declare } from "../support/env";
+import { canonicalGoDuration } from "./go-duration";
+import { DockerResource, freshState, planUpdate, showStep, Step } from "./plan";
+
+type Declared = DockerResource[];
+const names = (steps: Step[], pred: (s: Step) => boolean) => steps.filter(pred).map(showStep);
+/** The gate's environment holds the TLS material, which the mocks make afresh on every run. */
+const GATE = "docker-ready";
+
+describe("the planner on the declared program", () => {
+    let v1: Declared;
+    let v2: Declared;
+    before(async () => {
+        [v1, v2] = await Promise.all([
+            declare({ appVersion: 1 }).then((d) => d.resources),
+            declare({ appVersion: 2 }).then((d) => d.resources),
+        ]);
+    });
+
+    it("health check durations are written as the provider reads them back (Go's Duration.String())", () => {
+        for (const r of v1.filter((x) => x.kind === "container" && x.inputs.healthcheck)) {
+            const hc = r.inputs.healthcheck as Record<string, unknown>;
+            for (const k of ["interval", "timeout", "startPeriod", "startInterval"]) {
+                if (hc[k] === undefined) continue;
+                assert.equal(
+                    hc[k],
+                    canonicalGoDuration(String(hc[k])),
+                    `${r.name} healthcheck.${k} reads back differently: a perpetual diff`,
+                );
+            }
+        }
+    });
+
+    it("a second `pulumi up` with nothing changed is a no-op: only same steps", () => {
+        const steps = planUpdate(freshState(v1), v1);
+        assert.deepEqual(
+            names(steps, (s) => s.op !== "same"),
+            [],
+        );
+        assert.equal(steps.length, v1.length);
+    });
+
+    it("v1 -> v2: migrate and the app are created beside the old ones, which are deleted at the end", () => {
+        const steps = planUpdate(freshState(v1), v2);
+        const show = steps.map(showStep);
+        const at = (text: string) => {
+            const i = show.indexOf(text);
+            assert.ok(i >= 0, `no "${text}" in:\n${show.join("\n")}`);
+            return i;
+        };
+        at("update berth-app-image (imageName)");
+        const migrate = at("replace-create berth-migrate (cbd: envs, image)");
+        const app = at("replace-create berth-app (cbd: envs, image, labels)");
+        assert.ok(migrate < app);
+        // Nothing is deleted before every create and update has run; the app goes before migrate.
+        const firstDelete = steps.findIndex((s) => s.op === "delete");
+        assert.ok(
+            steps.slice(firstDelete).every((s) => s.op === "delete"),
+            show.join("\n"),
+        );
+        assert.ok(at("delete berth-app (replaced)") < at("delete berth-migrate (replaced)"));
+        // MySQL, nginx, the networks and db-create stay as they are.
+        for (const name of [
+            "berth-mysql",
+            "berth-nginx",
+            "berth-net",
+            "berth-front",
+            "berth-db-create",
+            "berth-mysql-image",
+            "berth-nginx-image",
+        ])
+            at(`same ${name}`);
+        assert.deepEqual(
+            names(steps, (s) => s.op === "delete" && s.reason !== "replaced"),
+            [],
+        );
+        assert.deepEqual(
+            names(
+                steps,
+                (s) => s.op !== "same" && s.resource.name !== GATE && !/berth-(migrate|app|app-image|cutover)$/.test(s.resource.name),
+            ),
+            [],
+        );
+        // The gate at most updates: its environment differs only because each mocks run makes new TLS keys.
+        assert.ok(steps.filter((s) => s.resource.name === GATE).every((s) => s.op === "same" || s.op === "update"));
+    });
+
+    it("with migrate made delete-before-replace again, the app is deleted before the new migrate runs", () => {
+        // The first wave's bug: the provider's default for a container is delete-before-replace, and the
+        // app's labels take migrate's outputs, so the engine deletes the app first.
+        for (const policy of [true, undefined]) {
+            const mutate = (list: Declared) => list.map((r) => (r.name === "berth-migrate" ? { ...r, deleteBeforeReplace: policy } : r));
+            const steps = planUpdate(freshState(mutate(v1)), mutate(v2));
+            const show = steps.map(showStep);
+            const deleteApp = show.indexOf("delete berth-app (dependent)");
+            const createMigrate = show.findIndex((s) => s.startsWith("replace-create berth-migrate (dbr"));
+            assert.ok(deleteApp >= 0 && createMigrate > deleteApp, `policy ${policy}:\n${show.join("\n")}`);
+            assert.ok(show.indexOf("delete berth-migrate (replace)") > deleteApp);
+        }
+    });
+
+    it("replacing MySQL or nginx (delete-first) cascades into nothing on the version path", async () => {
+        const [mysql, nginx] = await Promise.all([
+            declare({ appVersion: 1, mysqlImage: "mysql:8.4.9" }).then((d) => d.resources),
+            declare({ appVersion: 1, nginxImage: "nginx:1.99" }).then((d) => d.resources),
+        ]);
+        const cascade = (after: Declared) => names(planUpdate(freshState(v1), after), (s) => s.op === "delete" && s.reason === "dependent");
+        assert.deepEqual(cascade(mysql), []);
+        // The cutover only takes nginx's id as a trigger: deleting it runs nothing (it has no delete command).
+        assert.deepEqual(cascade(nginx), ["delete berth-cutover (dependent)"]);
+    });
+});
