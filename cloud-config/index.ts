@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { MYSQL_STOP_GRACE_SECONDS } from "../infra/deploy/spec";
 
 /** Unit files kept as real files next to this module (each passes `systemd-analyze verify`). */
 export const UNIT_DIR = path.join(__dirname, "units");
@@ -18,6 +19,24 @@ export const DOCKER_TLS_PATHS = {
     cert: "/etc/docker/server.pem",
     key: "/etc/docker/server-key.pem",
 } as const;
+
+/**
+ * dockerd's own addition to the longest container stop timeout when it shuts down: it stops every
+ * container in parallel, each with its own grace, and force-kills what is left after the longest
+ * grace plus 5 s (moby/moby daemon/daemon.go, `(*Daemon).shutdownTimeout`: `graceTimeout := 5`).
+ */
+export const DOCKERD_SHUTDOWN_GRACE_SECONDS = 5;
+/** Time for dockerd to exit once its containers are down (unmounts, network teardown). */
+export const DOCKER_STOP_MARGIN_SECONDS = 30;
+/**
+ * systemd's stop timeout for docker.service. Flatcar's unit sets none (flatcar/scripts
+ * sdk_container/src/third_party/coreos-overlay/coreos/sysext/docker/usr/lib/systemd/system/docker.service),
+ * so systemd's default of 90 s would kill dockerd while MySQL is still inside its grace, and the
+ * shutdown then kills whatever is left.
+ * MySQL has the longest grace of the containers Berth runs; the app's grace is the operator's
+ * `stopGraceSeconds` (default 30), and a longer one is cut here at host shutdown, never MySQL's.
+ */
+export const DOCKER_STOP_TIMEOUT_SECONDS = MYSQL_STOP_GRACE_SECONDS + DOCKERD_SHUTDOWN_GRACE_SECONDS + DOCKER_STOP_MARGIN_SECONDS;
 
 export interface CloudConfigInput {
     /** PEM of the CA that signs the client certificates the daemon accepts. */
@@ -48,7 +67,8 @@ interface WriteFile {
 interface Unit {
     name: string;
     enable?: boolean;
-    command?: "start" | "restart";
+    /** Only "start": coreos-cloudinit sends it at every boot, and only "start" is a no-op on a running unit. */
+    command?: "start";
     content?: string;
     drop_ins?: { name: string; content: string }[];
 }
@@ -106,13 +126,22 @@ export function renderCloudConfig(input: CloudConfigInput): string {
         { name: "opt-data.mount", command: "start", enable: true, content: unit("opt-data.mount") },
         { name: "docker-tls-tcp.socket", command: "start", enable: true, content: unit("docker-tls-tcp.socket") },
         {
-            // Enabled so the daemon, and with it every container's restart policy, comes back after a reboot.
+            // Flatcar runs coreos-cloudinit again at every boot (flatcar/init
+            // systemd/system/oem-cloudinit.service, WantedBy=multi-user.target), and it sends each unit's
+            // `command` to systemd every time (flatcar/coreos-cloudinit initialize/config.go
+            // processUnits → system/systemd.go RunUnitCommand). "restart" would stop and start Docker,
+            // and every container, on each boot; "start" of an active unit is a no-op
+            // (systemd/systemd src/core/job.c job_type_is_redundant). Enabled, so systemd itself
+            // starts the daemon at boot and every container's restart policy holds.
+            // Not ordered After=oem-cloudinit.service: RunUnitCommand waits for the start job to
+            // finish, and that job would wait for oem-cloudinit: a deadlock on the first boot.
             name: "docker.service",
-            command: "restart",
+            command: "start",
             enable: true,
             drop_ins: [
                 { name: "10-tls-verify.conf", content: unit("10-tls-verify.conf") },
                 { name: "20-data-volume.conf", content: unit("20-data-volume.conf") },
+                { name: "30-stop-timeout.conf", content: renderDropIn("Service", { TimeoutStopSec: `${DOCKER_STOP_TIMEOUT_SECONDS}s` }) },
             ],
         },
     ];

@@ -44,7 +44,10 @@ export const VENDOR_UNIT_DIR = "/usr/lib/systemd/system";
 
 /**
  * Flatcar ships docker.service itself; this machine has none. The stand-in carries the parts of
- * Flatcar's unit our drop-ins rely on (dockerd started with $DOCKER_OPTS on the activated sockets).
+ * Flatcar's unit our drop-ins and the boot rely on (flatcar/scripts
+ * sdk_container/src/third_party/coreos-overlay/coreos/sysext/docker/usr/lib/systemd/system/docker.service):
+ * dockerd started with $DOCKER_OPTS on the activated sockets, only dockerd signalled on stop, no
+ * stop timeout of its own, and wanted by multi-user.target once enabled.
  */
 export const DOCKER_SERVICE_STAND_IN = [
     "[Unit]",
@@ -55,6 +58,10 @@ export const DOCKER_SERVICE_STAND_IN = [
     "[Service]",
     "Type=notify",
     "ExecStart=/usr/bin/dockerd --host=fd:// $DOCKER_OPTS",
+    "KillMode=process",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
     "",
 ].join("\n");
 
@@ -113,6 +120,20 @@ export interface VerifyResult {
 /** `systemd-analyze verify` of the given unit files, resolved inside `root`. */
 export function verify(root: string, unitFiles: string[]): VerifyResult {
     const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${root}`, ...unitFiles], {
+        encoding: "utf8",
+        env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "cat" },
+    });
+    if (r.error) throw r.error;
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+/**
+ * `systemctl --root=ROOT enable` of the units the document enables, as coreos-cloudinit's
+ * EnableUnitFile does on the host (D-Bus EnableUnitFiles, runtime=false, force=true): the
+ * [Install] links that make systemd start them at every boot, whatever cloudinit does.
+ */
+export function enableUnits(root: string, units: string[]): VerifyResult {
+    const r = spawnSync("systemctl", [`--root=${root}`, "enable", "--force", ...units], {
         encoding: "utf8",
         env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "cat" },
     });

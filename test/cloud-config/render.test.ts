@@ -3,7 +3,9 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { renderCloudConfig, renderDropIn, type CloudConfigInput } from "../../cloud-config/index";
+import { DOCKERD_SHUTDOWN_GRACE_SECONDS, renderCloudConfig, renderDropIn, type CloudConfigInput } from "../../cloud-config/index";
+import { NGINX_STOP_GRACE_SECONDS } from "../../infra/deploy/plan";
+import { MYSQL_STOP_GRACE_SECONDS } from "../../infra/deploy/spec";
 import { issue, makeCa } from "../scripts/pki";
 import { loadDoc, type CloudConfigDoc, type CloudUnit, type WriteFile } from "./host-root";
 import { environment, parseUnit, value } from "./systemd-unit";
@@ -134,11 +136,11 @@ describe("renderCloudConfig", () => {
         const d = doc();
         const docker = unit(d, "docker.service");
         assert.equal(docker.enable, true);
-        assert.equal(docker.command, "restart");
+        assert.equal(docker.command, "start");
         assert.equal(docker.content, undefined, "Flatcar's own docker.service is kept");
         assert.deepEqual(
             (docker.drop_ins ?? []).map((x) => x.name),
-            ["10-tls-verify.conf", "20-data-volume.conf"],
+            ["10-tls-verify.conf", "20-data-volume.conf", "30-stop-timeout.conf"],
         );
 
         const opts = dockerOpts(d);
@@ -154,6 +156,26 @@ describe("renderCloudConfig", () => {
         assert.equal(file(d, flag("--tlskey")).content, input.serverKeyPem);
         assert.equal(file(d, flag("--tlskey")).permissions, "0600");
         assert.ok(!opts.some((o) => /^(-H|--host)\b/.test(o)), "no extra listener in DOCKER_OPTS");
+    });
+
+    it("gives Docker longer to stop than any container's grace, MySQL's included, plus dockerd's own 5 s", () => {
+        const stop = parseUnit(dropIn(unit(doc(), "docker.service"), "30-stop-timeout.conf"));
+        assert.deepEqual(Object.keys(stop), ["Service"]);
+        assert.deepEqual(Object.keys(stop.Service!), ["TimeoutStopSec"]);
+        const m = /^(\d+)s$/.exec(value(stop, "Service", "TimeoutStopSec"));
+        assert.ok(m, value(stop, "Service", "TimeoutStopSec"));
+        const seconds = Number(m[1]);
+        // dockerd stops the containers in parallel and force-kills after the longest grace + 5 s
+        // (moby/moby daemon/daemon.go shutdownTimeout); systemd must not kill dockerd before that.
+        for (const [what, grace] of [
+            ["MySQL", MYSQL_STOP_GRACE_SECONDS],
+            ["nginx", NGINX_STOP_GRACE_SECONDS],
+            ["the app (default stopGraceSeconds)", 30],
+        ] as const) {
+            assert.ok(seconds >= grace + DOCKERD_SHUTDOWN_GRACE_SECONDS + 10, `${seconds}s leaves ${what} (${grace}s) no margin`);
+        }
+        // Longer than systemd's default (DefaultTimeoutStopSec=90s), which is what Flatcar's unit gets.
+        assert.ok(seconds > 90);
     });
 
     it("starts Docker only once /opt/data is mounted", () => {

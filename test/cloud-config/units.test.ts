@@ -53,7 +53,11 @@ describe("systemd-analyze verify of the shipped units", () => {
         const { root, unitPaths } = lay();
         assert.deepEqual(Object.keys(unitPaths).sort(), [...OUR_UNITS].sort());
         const etc = path.join(root, UNIT_DIR);
-        assert.deepEqual(fs.readdirSync(path.join(etc, "docker.service.d")).sort(), ["10-tls-verify.conf", "20-data-volume.conf"]);
+        assert.deepEqual(fs.readdirSync(path.join(etc, "docker.service.d")).sort(), [
+            "10-tls-verify.conf",
+            "20-data-volume.conf",
+            "30-stop-timeout.conf",
+        ]);
         assert.deepEqual(fs.readdirSync(path.join(etc, "berth-format-data.service.d")), ["10-volume.conf"]);
         assert.equal(fs.statSync(path.join(root, "opt/berth/bin/format-data")).mode & 0o777, 0o755);
         assert.equal(fs.statSync(path.join(root, "etc/docker/server-key.pem")).mode & 0o777, 0o600);
@@ -88,6 +92,14 @@ describe("the verify harness catches broken units", () => {
         const r = verify(root, [unitPaths["docker.service"]!]);
         assert.match(r.stderr, /20-data-volume\.conf:\d+: Unknown key '?RequiresMountsFr'? in section \[Unit\]/);
         assert.equal(aboutOurs(r.stderr, root).length, 1);
+    });
+
+    it("reads docker.service's stop timeout: a value systemd cannot parse is reported", () => {
+        const { root, unitPaths } = lay();
+        const dropIn = path.join(root, UNIT_DIR, "docker.service.d", "30-stop-timeout.conf");
+        fs.writeFileSync(dropIn, fs.readFileSync(dropIn, "utf8").replace(/TimeoutStopSec=\S+/, "TimeoutStopSec=soon"));
+        const r = verify(root, [unitPaths["docker.service"]!]);
+        assert.match(r.stderr, /30-stop-timeout\.conf:\d+: Failed to parse/);
     });
 
     it("reads the format service's drop-in", () => {

@@ -135,19 +135,84 @@ const url = (port: number) => `https://127.0.0.1:${port}/_ping`;
 const lines = (text: string) => text.split("\n").filter((l) => l !== "");
 const OK = () => ({ status: 200, body: "OK" });
 
-/** The gate's final complaint when the daemon never answered; returns the attempt count. */
-function assertGaveUp(run: Run, port: number, timeout: number, lastError: RegExp): number {
+/** The gate's final complaint when the daemon never answered, read back line by line. */
+interface GaveUp {
+    timeout: number;
+    url: string;
+    interval: number;
+    attempts: number;
+    /** "what answered (xN)" entries, in the order first seen. */
+    answers: string[];
+    /** The last attempts listed, oldest first. */
+    last: { n: number; at: number; text: string }[];
+    /** The "Look at:" items. */
+    look: string[];
+}
+
+function gaveUp(run: Run): GaveUp {
     assert.equal(run.signal, null, "the script ended by itself");
     assert.equal(run.code, 1, run.stderr);
-    const m =
-        /^wait-for-docker: the Docker daemon at (\S+) did not answer within (\d+)s \((\d+) attempts; last error: (.*)\)\. Check that berth:adminCidrs includes your current address and read the instance's console output \(aws ec2 get-console-output\) for cloud-config errors\.\n$/.exec(
-            run.stderr,
-        );
-    assert.ok(m, `unexpected stderr: ${run.stderr}`);
-    assert.equal(m[1], url(port));
-    assert.equal(Number(m[2]), timeout);
-    assert.match(m[4]!, lastError);
-    return Number(m[3]);
+    const text = run.stderr;
+    assert.ok(text.endsWith("\n"), text);
+    const ls = text.slice(0, -1).split("\n");
+    const take = (re: RegExp) => {
+        const m = re.exec(ls.shift() ?? "");
+        assert.ok(m, `${re} in:\n${text}`);
+        return m;
+    };
+    const head = take(/^wait-for-docker: the Docker daemon did not answer within (\d+)s\.$/);
+    const checked = take(
+        /^Checked: GET (\S+) every (\d+)s \((\d+) attempts\), with the stack's client certificate, trusting only the stack's CA\.$/,
+    );
+    const answers = take(/^Answers: (.*)\.$/)[1]!.split("; ");
+    const shown = Number(take(/^Last (\d+) attempts:$/)[1]);
+    const last = Array.from({ length: shown }, () => {
+        const m = take(/^ {2}#(\d+) at \+(\d+)s: (.*)$/);
+        return { n: Number(m[1]), at: Number(m[2]), text: m[3]! };
+    });
+    take(/^Look at:$/);
+    const look = ls.map((l) => {
+        assert.match(l, /^ {2}- /, text);
+        return l.slice(4);
+    });
+    return { timeout: Number(head[1]), url: checked[1]!, interval: Number(checked[2]), attempts: Number(checked[3]), answers, last, look };
+}
+
+/** What the gate says to look at, given what it was told about the host. */
+const DIAGNOSTICS = {
+    BERTH_INSTANCE_ID: "i-0123456789abcdef0",
+    BERTH_SECURITY_GROUP_ID: "sg-0fedcba9876543210",
+    BERTH_ADMIN_CIDRS: "198.51.100.7/32,2001:db8::/64",
+};
+
+function lookAt(port: number, likely: string): string[] {
+    return [
+        `likely: ${likely}`,
+        `the boot log: aws ec2 get-console-output --instance-id ${DIAGNOSTICS.BERTH_INSTANCE_ID} --latest --output text`,
+        `the security group ${DIAGNOSTICS.BERTH_SECURITY_GROUP_ID}: TCP ${port} must be open to this machine's public address; ` +
+            "berth:adminCidrs is 198.51.100.7/32, 2001:db8::/64: is this machine's current address inside it?",
+    ];
+}
+
+const LIKELY = {
+    refused: (port: number) =>
+        `127.0.0.1:${port} refuses connections: the host is up but Docker's TLS socket is not listening. The boot log says why (cloud-config, the data volume, Docker).`,
+    silent: (port: number) =>
+        `127.0.0.1:${port} accepts connections but nothing answers on them: Docker is still starting, or failing to (waiting for the data volume?). The boot log says why.`,
+    tls: (port: number) =>
+        `127.0.0.1:${port} answers, but not with the stack's certificate, or it refuses the stack's client certificate: is this the stack's host, and did its cloud-config run?`,
+    http: () => "the daemon answers over mutual TLS, but not with 200: it is starting or unwell (`journalctl -u docker` on the host).",
+};
+
+/** The attempts listed are the last ones, numbered up to the total, in order. */
+function assertLastAttempts(g: GaveUp): void {
+    assert.ok(g.last.length >= 1 && g.last.length <= 5, `${g.last.length} attempts listed`);
+    assert.equal(g.last.length, Math.min(5, g.attempts));
+    assert.deepEqual(
+        g.last.map((a) => a.n),
+        Array.from({ length: g.last.length }, (_, i) => g.attempts - g.last.length + 1 + i),
+    );
+    for (let i = 1; i < g.last.length; i++) assert.ok(g.last[i]!.at >= g.last[i - 1]!.at);
 }
 
 describe("wait-for-docker.js", { concurrency: true }, () => {
@@ -181,7 +246,7 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
         const run = await gate;
         assert.equal(run.code, 0, run.stderr);
         const out = lines(run.stdout);
-        assert.equal(out[0], `waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`);
+        assert.equal(out[0], `waiting for ${url(port)}: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`);
         assert.equal(out.length, 2, "the same error is reported once");
         const attempts = Number(/^Docker daemon at \S+ answered "OK" after (\d+) attempt\(s\)$/.exec(out[1]!)?.[1]);
         assert.ok(attempts >= 2, `answered after ${attempts} attempt(s)`);
@@ -199,15 +264,69 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
         assert.equal(d.requests.length, 3);
     });
 
-    it("gives up with exit 1 when nothing listens, pointing at berth:adminCidrs", async () => {
+    it("gives up with exit 1 when nothing listens, saying what it checked, what answered and what to look at", async () => {
         const port = await freePort();
-        const run = await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "3", BERTH_WAIT_INTERVAL: "1" }));
-        const attempts = assertGaveUp(run, port, 3, new RegExp(`^connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
-        assert.ok(attempts >= 1 && attempts <= 4, `${attempts} attempts in 3 s at 1 s intervals`);
-        assert.deepEqual(lines(run.stdout), [`waiting for ${url(port)}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+        const run = await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "3", BERTH_WAIT_INTERVAL: "1", ...DIAGNOSTICS }));
+        const g = gaveUp(run);
+        assert.equal(g.timeout, 3);
+        assert.equal(g.url, url(port));
+        assert.equal(g.interval, 1);
+        assert.ok(g.attempts >= 1 && g.attempts <= 4, `${g.attempts} attempts in 3 s at 1 s intervals`);
+        assert.deepEqual(g.answers, [`connection refused (x${g.attempts})`]);
+        assertLastAttempts(g);
+        for (const a of g.last) assert.equal(a.text, `connection refused (connect ECONNREFUSED 127.0.0.1:${port})`);
+        assert.deepEqual(g.look, lookAt(port, LIKELY.refused(port)));
+        assert.deepEqual(lines(run.stdout), [`waiting for ${url(port)}: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`]);
     });
 
-    it("is refused by the daemon with a client certificate from another CA, and times out", async () => {
+    it("says where to look even when it was not told the instance, the security group or the admin CIDRs", async () => {
+        const port = await freePort();
+        const g = gaveUp(await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "1", BERTH_WAIT_INTERVAL: "1" })));
+        assert.deepEqual(g.look, [
+            `likely: ${LIKELY.refused(port)}`,
+            "the boot log: aws ec2 get-console-output --instance-id <instance id> --latest --output text",
+            `the security group: TCP ${port} must be open to this machine's public address; is it inside berth:adminCidrs?`,
+        ]);
+    });
+
+    it("tells a port that accepts but never speaks TLS from one that refuses", async () => {
+        const accepted: net.Socket[] = [];
+        const silent = net.createServer((socket) => void accepted.push(socket));
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        const port = (silent.address() as net.AddressInfo).port;
+        try {
+            const g = gaveUp(await runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "3", BERTH_WAIT_INTERVAL: "1", ...DIAGNOSTICS })));
+            // Each attempt waits twice the interval for an answer.
+            assert.deepEqual(g.answers, [`TLS handshake not finished within 2s (x${g.attempts})`]);
+            for (const a of g.last) assert.equal(a.text, "TLS handshake not finished within 2s");
+            assert.deepEqual(g.look, lookAt(port, LIKELY.silent(port)));
+        } finally {
+            for (const socket of accepted) socket.destroy();
+            await new Promise((resolve) => silent.close(resolve));
+        }
+    });
+
+    it("lists the last five attempts and counts every answer, newest last", async () => {
+        const port = await freePort();
+        const d = daemon(() => ({ status: 503, body: "starting\n" }), { port });
+        daemons.push(d);
+        const gate = runGate(gateEnv(port, { BERTH_WAIT_TIMEOUT: "8", BERTH_WAIT_INTERVAL: "1", ...DIAGNOSTICS }));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await d.listen();
+        const g = gaveUp(await gate);
+        const refused = Number(/^connection refused \(x(\d+)\)$/.exec(g.answers[0]!)?.[1]);
+        const notReady = Number(/^HTTP 503: starting \(x(\d+)\)$/.exec(g.answers[1]!)?.[1]);
+        assert.equal(g.answers.length, 2, g.answers.join("; "));
+        assert.ok(refused >= 1 && notReady >= 1);
+        assert.equal(refused + notReady, g.attempts);
+        assert.equal(notReady, d.requests.length);
+        assert.ok(g.attempts > 5, `${g.attempts} attempts`);
+        assertLastAttempts(g);
+        assert.equal(g.last.at(-1)!.text, "HTTP 503: starting");
+        assert.deepEqual(g.look, lookAt(port, LIKELY.http()));
+    });
+
+    it("is refused by the daemon with a client certificate from another CA, and says it was TLS", async () => {
         const d = await started(daemon(OK));
         const stranger = issue(otherCa, "berth deployer", "client_auth");
         const run = await runGate(
@@ -215,9 +334,12 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
                 BERTH_DOCKER_CERT: stranger.certPem,
                 BERTH_DOCKER_KEY: stranger.keyPem,
                 BERTH_WAIT_TIMEOUT: "3",
+                ...DIAGNOSTICS,
             }),
         );
-        assertGaveUp(run, d.port, 3, /./);
+        const g = gaveUp(run);
+        for (const a of g.last) assert.match(a.text, /^TLS error: /);
+        assert.deepEqual(g.look, lookAt(d.port, LIKELY.tls(d.port)));
         assert.deepEqual(d.requests, [], "no request got past TLS");
         assert.ok(d.tlsErrors.length >= 1, "the server refused the handshake");
     });
@@ -225,21 +347,22 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
     it("does not trust a daemon whose certificate another CA signed", async () => {
         const impostor = issue(otherCa, "berth docker daemon", "server_auth", ["127.0.0.1"]);
         const d = await started(daemon(OK, { cert: impostor }));
-        const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
-        assertGaveUp(run, d.port, 3, /^unable to verify the first certificate$/);
+        const g = gaveUp(await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3", ...DIAGNOSTICS })));
+        assert.deepEqual(g.answers, [`TLS error: unable to verify the first certificate (x${g.attempts})`]);
+        assert.equal(g.look[0], `likely: ${LIKELY.tls(d.port)}`);
         assert.deepEqual(d.requests, []);
     });
 
     it("does not trust a daemon certificate issued for another address", async () => {
         const elsewhere = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
         const d = await started(daemon(OK, { cert: elsewhere }));
-        const run = await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" }));
-        assertGaveUp(
-            run,
-            d.port,
-            3,
-            /^Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list: 203\.0\.113\.10$/,
-        );
+        const g = gaveUp(await runGate(gateEnv(d.port, { BERTH_WAIT_TIMEOUT: "3" })));
+        for (const a of g.last) {
+            assert.equal(
+                a.text,
+                "TLS error: Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: 203.0.113.10",
+            );
+        }
         assert.deepEqual(d.requests, []);
     });
 
