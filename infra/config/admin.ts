@@ -35,3 +35,59 @@ export async function resolveAdminCidrs(
     }
     return [ipaddr.parse(ip).kind() === "ipv4" ? `${ip}/32` : `${ip}/128`];
 }
+
+/** What to tell the operator about the auto-detected admin address, and how loudly. */
+export interface AdminNotice {
+    level: "info" | "warn";
+    message: string;
+}
+
+/** `cidr` in ipaddr.js's canonical form (IPv6 compressed, lower case), or as given if it is not a CIDR. */
+function canonicalCidr(cidr: string): string {
+    if (!ipaddr.isValidCIDR(cidr)) return cidr;
+    const [addr, bits] = ipaddr.parseCIDR(cidr);
+    return `${addr.toString()}/${bits}`;
+}
+
+/** The commands that set `adminCidrs` to exactly `cidrs`. */
+function pinCommand(cidrs: readonly string[]): string {
+    return cidrs.map((c, i) => `pulumi config set --path 'adminCidrs[${i}]' ${c}`).join(" && ");
+}
+
+/**
+ * Says what auto-detection does to SSH and the Docker API, given what they are open to now
+ * (`previous`: undefined before the first deployment) and the CIDRs detected for this run. Undefined
+ * when nothing changes. A change is a warning: the old address loses access with this update, and the
+ * operator may be locking out a colleague, or themselves on another network.
+ */
+export function adminAddressNotice(previous: readonly string[] | undefined, detected: readonly string[]): AdminNotice | undefined {
+    const now = [...new Set(detected.map(canonicalCidr))];
+    const before = [...new Set((previous ?? []).map(canonicalCidr))];
+    if (before.length === 0) {
+        return {
+            level: "info",
+            message:
+                `berth:adminCidrs is not set: SSH (22) and the Docker API (2376) open to your current ` +
+                `${now.length === 1 ? "address" : "addresses"} ${now.join(", ")} only. Pin it with: ${pinCommand(now)}`,
+        };
+    }
+    const removed = before.filter((c) => !now.includes(c));
+    const added = now.filter((c) => !before.includes(c));
+    if (removed.length === 0 && added.length === 0) return undefined;
+    const lost =
+        removed.length === before.length
+            ? before.length === 1
+                ? " (the old address loses access)"
+                : " (the old addresses lose access)"
+            : removed.length === 0
+              ? ""
+              : ` (${removed.join(", ")} ${removed.length === 1 ? "loses" : "lose"} access)`;
+    const all = [...before, ...added];
+    return {
+        level: "warn",
+        message:
+            `berth:adminCidrs is not set and your address changed: SSH and the Docker API move from ${before.join(", ")} ` +
+            `to ${now.join(", ")} with this update${lost}. ` +
+            `To keep ${all.length === 2 ? "both" : "them all"}, set adminCidrs: ${pinCommand(all)}`,
+    };
+}

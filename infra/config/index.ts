@@ -5,7 +5,8 @@ import { BerthConfig, ConfigErrors, parseConfig, SECRET_KEYS } from "./parse";
 import { dockerEnvironmentError } from "./environment";
 
 export * from "./parse";
-export { resolveAdminCidrs, detectPublicIp } from "./admin";
+export { resolveAdminCidrs, detectPublicIp, adminAddressNotice } from "./admin";
+export type { AdminNotice } from "./admin";
 export { dockerEnvironmentError, DockerEnvironmentError, DOCKER_CLIENT_VARIABLES } from "./environment";
 
 /** The secret keys, read so they stay Pulumi secrets; undefined means "generate one". */

@@ -18,6 +18,12 @@ export interface DockerEndpointArgs {
     after?: pulumi.Input<pulumi.Resource>[];
     /** Seconds to wait for the daemon. Default 600. */
     timeoutSeconds?: number;
+    /** What the gate names if the daemon never answers (instance, security group, admin CIDRs). Default: none. */
+    diagnostics?: {
+        instanceId: pulumi.Input<string>;
+        securityGroupId: pulumi.Input<string>;
+        adminCidrs: readonly string[];
+    };
 }
 
 /** The script the gate runs, relative to the project directory (Pulumi's working directory). */
@@ -45,6 +51,11 @@ export class DockerEndpoint extends pulumi.ComponentResource {
                     BERTH_DOCKER_CERT: args.clientCertPem,
                     BERTH_DOCKER_KEY: pulumi.secret(args.clientKeyPem),
                     BERTH_WAIT_TIMEOUT: String(args.timeoutSeconds ?? 600),
+                    ...(args.diagnostics && {
+                        BERTH_INSTANCE_ID: args.diagnostics.instanceId,
+                        BERTH_SECURITY_GROUP_ID: args.diagnostics.securityGroupId,
+                        BERTH_ADMIN_CIDRS: args.diagnostics.adminCidrs.join(","),
+                    }),
                 },
                 triggers: args.triggers,
             },
@@ -57,6 +68,11 @@ export class DockerEndpoint extends pulumi.ComponentResource {
                 caMaterial: args.caCertPem,
                 certMaterial: args.clientCertPem,
                 keyMaterial: pulumi.secret(args.clientKeyPem),
+                // The provider would ping the daemon when configured, and it is configured during
+                // `pulumi preview` too: from a new operator address, before `up` has updated the
+                // firewall, that ping fails and blocks preview, up and destroy alike. The readiness
+                // gate (which runs after the rules) is what waits for the daemon instead.
+                disableDockerDaemonCheck: true,
             },
             { parent: this, dependsOn: [this.gate] },
         );

@@ -32,6 +32,13 @@ export interface HostArgs {
     updateStrategy: "reboot" | "off";
 }
 
+/** What the readiness gate names when the daemon never answers: where to look, and what admits whom. */
+export interface HostDiagnostics {
+    instanceId: pulumi.Output<string>;
+    securityGroupId: pulumi.Output<string>;
+    adminCidrs: readonly string[];
+}
+
 /**
  * The hardened Flatcar host: security group, elastic IP, data volume, TLS material and the
  * instance, set up by cloud-config to serve the Docker API over mutual TLS only.
@@ -42,8 +49,9 @@ export class Host extends pulumi.ComponentResource {
     public readonly instanceId: pulumi.Output<string>;
     public readonly dataVolumeId: pulumi.Output<string>;
     public readonly tls: DockerTls;
-    /** Resources that must exist before the daemon can answer (attachment, address). */
+    /** Resources that must exist before the daemon can answer (attachment, address, admin rules). */
     public readonly ready: pulumi.Resource[];
+    public readonly diagnostics: HostDiagnostics;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Host", name, {}, opts);
@@ -63,8 +71,11 @@ export class Host extends pulumi.ComponentResource {
             },
             child,
         );
+        // The ingress rules are part of "ready": after the operator's address changed, the rules are
+        // updated before anything talks to the daemon (the readiness gate, the cutover).
+        const ingress: pulumi.Resource[] = [];
         for (const r of ingressRules(args.adminCidrs)) {
-            new aws.vpc.SecurityGroupIngressRule(
+            const rule = new aws.vpc.SecurityGroupIngressRule(
                 `${name}-in-${r.key}`,
                 {
                     securityGroupId: sg.id,
@@ -76,6 +87,7 @@ export class Host extends pulumi.ComponentResource {
                 },
                 child,
             );
+            ingress.push(rule);
         }
         for (const [family, cidr] of [
             ["ipv4", "0.0.0.0/0"],
@@ -146,9 +158,14 @@ export class Host extends pulumi.ComponentResource {
                 userData,
                 // Containers must not reach instance metadata (and its user data): IMDSv2 only, one hop.
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-                rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSize },
+                // The root volume is tagged here, and never through `volumeTags`: the provider reads
+                // `volume_tags` back from, and writes changes of it to, every volume attached to the
+                // instance, the data volume included, so it would fight the data volume's own tags
+                // (hashicorp/terraform-provider-aws internal/service/ec2/ec2_instance.go:
+                // resourceInstanceRead → readVolumeTags, resourceInstanceUpdate → getInstanceVolIDs).
+                // `root_block_device.0.tags` touch the root volume only (getRootVolID).
+                rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSize, tags: tags("root") },
                 tags: tags(),
-                volumeTags: tags("root"),
             },
             {
                 ...child,
@@ -181,7 +198,8 @@ export class Host extends pulumi.ComponentResource {
         this.publicDns = eip.publicDns;
         this.instanceId = instance.id;
         this.dataVolumeId = data.id;
-        this.ready = [attachment, association];
+        this.ready = [attachment, association, ...ingress];
+        this.diagnostics = { instanceId: instance.id, securityGroupId: sg.id, adminCidrs: args.adminCidrs };
         this.registerOutputs({
             publicIp: this.publicIp,
             publicDns: this.publicDns,

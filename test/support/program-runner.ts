@@ -3,7 +3,8 @@
  * as one JSON line after RESULT_MARKER. Run one program per process: see `runProgram` in program.ts.
  *
  * Input (env BERTH_MOCK_INPUT, JSON): { config: {key: value}, secretConfig?: {key: value},
- * stack?, amiId?, failingCommands?: string[] } — see MockInput.
+ * stack?, amiId?, failingCommands?: string[], ... } — see MockInput. pulumi.log calls are recorded in
+ * `logs`, and the public-IP lookup is answered from `detectedIp`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
@@ -11,6 +12,7 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { getStore } = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { monitor: unknown } } };
 import { mocks, MockInput } from "./mocks";
+import { PUBLIC_IP_URL } from "../../infra/config/admin";
 
 export const RESULT_MARKER = "@@berth-mock-result@@";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -45,6 +47,8 @@ export interface ProgramResult {
     resources: RecordedResource[];
     invokes: { token: string; inputs: unknown }[];
     outputs: Record<string, RecordedOutput>;
+    /** What the program said through pulumi.log, in order. */
+    logs: { level: "info" | "warn" | "error"; message: string }[];
     error?: string;
 }
 
@@ -78,7 +82,7 @@ function propertyDependencies(req: any): Record<string, string[]> {
 
 async function main(): Promise<void> {
     const input = JSON.parse(process.env.BERTH_MOCK_INPUT ?? "{}") as MockInput;
-    const result: ProgramResult = { resources: [], invokes: [], outputs: {} };
+    const result: ProgramResult = { resources: [], invokes: [], outputs: {}, logs: [] };
 
     // A failure inside an apply (e.g. a migration's exit-code check) fails `pulumi up`; here it
     // surfaces as a rejection outside the program's own promise.
@@ -137,6 +141,23 @@ async function main(): Promise<void> {
         config,
         Object.keys(input.secretConfig ?? {}).map((k) => `berth:${k}`),
     );
+
+    // Keep what the program logs; the messages still reach stdout/stderr as before.
+    for (const level of ["info", "warn", "error"] as const) {
+        const original = pulumi.log[level];
+        pulumi.log[level] = (message, ...rest) => {
+            result.logs.push({ level, message });
+            return original(message, ...rest);
+        };
+    }
+    // The one address the program asks the network for (infra/config/admin.ts, when adminCidrs is
+    // not set), answered as checkip.amazonaws.com does: the address and a newline. Any other fetch fails.
+    globalThis.fetch = async (url: string | URL | Request) => {
+        const href = url instanceof Request ? url.url : String(url);
+        if (href !== PUBLIC_IP_URL) throw new Error(`mocks: unexpected fetch ${href}`);
+        if (input.detectedIp === undefined) throw new Error("mocks: no detectedIp given");
+        return new Response(`${input.detectedIp}\n`);
+    };
 
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { detectPublicIp, resolveAdminCidrs } from "../../../infra/config/admin";
+import { adminAddressNotice, detectPublicIp, resolveAdminCidrs } from "../../../infra/config/admin";
 import { ConfigError } from "../../../infra/config/fields";
 
 describe("resolveAdminCidrs", () => {
@@ -120,5 +120,67 @@ describe("detectPublicIp against a real server", () => {
                     "a list of IPv4 or IPv6 CIDRs, e.g. pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32",
             },
         );
+    });
+});
+
+describe("adminAddressNotice", () => {
+    it("on the first deployment, says where SSH and the Docker API open and how to pin it", () => {
+        assert.deepEqual(adminAddressNotice(undefined, ["203.0.113.7/32"]), {
+            level: "info",
+            message:
+                "berth:adminCidrs is not set: SSH (22) and the Docker API (2376) open to your current address 203.0.113.7/32 only. " +
+                "Pin it with: pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32",
+        });
+    });
+
+    it("treats a group with no admin rule like a first deployment: nobody loses access", () => {
+        assert.deepEqual(adminAddressNotice([], ["2001:db8::42/128"]), {
+            level: "info",
+            message:
+                "berth:adminCidrs is not set: SSH (22) and the Docker API (2376) open to your current address 2001:db8::42/128 only. " +
+                "Pin it with: pulumi config set --path 'adminCidrs[0]' 2001:db8::42/128",
+        });
+    });
+
+    it("says nothing when the address is the one already open", () => {
+        assert.equal(adminAddressNotice(["203.0.113.7/32"], ["203.0.113.7/32"]), undefined);
+    });
+
+    it("compares CIDRs in canonical form: AWS and the detector may spell an IPv6 address differently", () => {
+        assert.equal(adminAddressNotice(["2001:DB8:0:0::42/128"], ["2001:db8::42/128"]), undefined);
+    });
+
+    it("warns with the old and the new address when the address changed, and how to keep both", () => {
+        assert.deepEqual(adminAddressNotice(["198.51.100.7/32"], ["203.0.113.9/32"]), {
+            level: "warn",
+            message:
+                "berth:adminCidrs is not set and your address changed: SSH and the Docker API move from 198.51.100.7/32 " +
+                "to 203.0.113.9/32 with this update (the old address loses access). To keep both, set adminCidrs: " +
+                "pulumi config set --path 'adminCidrs[0]' 198.51.100.7/32 && pulumi config set --path 'adminCidrs[1]' 203.0.113.9/32",
+        });
+    });
+
+    it("names exactly the CIDRs that lose access when a wider list was open before", () => {
+        assert.deepEqual(adminAddressNotice(["198.51.100.0/24", "203.0.113.9/32"], ["203.0.113.9/32"]), {
+            level: "warn",
+            message:
+                "berth:adminCidrs is not set and your address changed: SSH and the Docker API move from 198.51.100.0/24, 203.0.113.9/32 " +
+                "to 203.0.113.9/32 with this update (198.51.100.0/24 loses access). To keep both, set adminCidrs: " +
+                "pulumi config set --path 'adminCidrs[0]' 198.51.100.0/24 && pulumi config set --path 'adminCidrs[1]' 203.0.113.9/32",
+        });
+        assert.deepEqual(adminAddressNotice(["198.51.100.7/32", "2001:db8::/64"], ["203.0.113.9/32"]), {
+            level: "warn",
+            message:
+                "berth:adminCidrs is not set and your address changed: SSH and the Docker API move from 198.51.100.7/32, 2001:db8::/64 " +
+                "to 203.0.113.9/32 with this update (the old addresses lose access). To keep them all, set adminCidrs: " +
+                "pulumi config set --path 'adminCidrs[0]' 198.51.100.7/32 && pulumi config set --path 'adminCidrs[1]' 2001:db8::/64 && " +
+                "pulumi config set --path 'adminCidrs[2]' 203.0.113.9/32",
+        });
+    });
+
+    it("is deterministic and leaves its inputs alone", () => {
+        const previous = Object.freeze(["198.51.100.7/32"]);
+        const detected = Object.freeze(["203.0.113.9/32"]);
+        assert.deepEqual(adminAddressNotice(previous, detected), adminAddressNotice(previous, detected));
     });
 });

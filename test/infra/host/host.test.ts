@@ -4,6 +4,7 @@ import { X509Certificate } from "node:crypto";
 import * as yaml from "js-yaml";
 import { BASE_CONFIG, byType, one, ProgramResult, runProgram } from "../../support/program";
 import { MOCK_DNS, MOCK_IP } from "../../support/mocks";
+import { Ec2, instanceTags, orders, sameTags, type Tags } from "./ec2-volume-tags";
 
 const RAILS_DIR = "test/fixtures/rails-app";
 const config = { ...BASE_CONFIG, appDir: RAILS_DIR, sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBerthTestKey op@laptop" };
@@ -82,7 +83,7 @@ describe("the host under mocks", () => {
         for (const k of byType(r, "tls:index/locallySignedCert:LocallySignedCert"))
             assert.ok(k.secretInputs.includes("caPrivateKeyPem"), k.name);
         assert.ok(one(r, "pulumi:providers:docker").secretInputs.includes("keyMaterial"));
-        assert.ok(one(r, "command:local:Command").secretInputs.includes("environment"));
+        assert.ok(one(r, "command:local:Command", "-ready").secretInputs.includes("environment"));
         assert.equal(r.outputs.dockerClientKey.secret, true);
         for (const [name, o] of Object.entries(r.outputs)) {
             if (!o.secret) assert.doesNotMatch(JSON.stringify(o.value), /PRIVATE KEY/, name);
@@ -90,7 +91,7 @@ describe("the host under mocks", () => {
     });
 
     it("waits for the daemon before the Docker provider is used", () => {
-        const gate = one(r, "command:local:Command");
+        const gate = one(r, "command:local:Command", "-ready");
         const provider = one(r, "pulumi:providers:docker");
         assert.ok(provider.dependencies.includes(gate.urn), "provider depends on the gate");
         assert.equal(provider.inputs.host, `tcp://${MOCK_IP}:2376`);
@@ -102,6 +103,17 @@ describe("the host under mocks", () => {
         for (const d of r.resources.filter((x) => x.type.startsWith("docker:index"))) {
             assert.ok(d.provider.startsWith(provider.urn), `${d.name} uses the host's provider`);
         }
+    });
+
+    it("tells the readiness gate which instance, security group and admin CIDRs to name if the daemon never answers", () => {
+        const gate = one(r, "command:local:Command", "-ready");
+        const env = gate.inputs.environment as Record<string, string>;
+        assert.match(env.BERTH_INSTANCE_ID!, /^i-[0-9a-f]{17}$/);
+        assert.match(env.BERTH_SECURITY_GROUP_ID!, /^sg-[0-9a-f]{17}$/);
+        assert.equal(env.BERTH_ADMIN_CIDRS, "198.51.100.7/32");
+        const from = gate.propertyDependencies.environment ?? [];
+        assert.ok(from.includes(one(r, "aws:ec2/instance:Instance").urn), "the id is the instance's");
+        assert.ok(from.includes(one(r, "aws:ec2/securityGroup:SecurityGroup").urn), "the id is the security group's");
     });
 
     it("exports the address, the Docker endpoint and an ssh command", () => {
@@ -182,5 +194,97 @@ describe("bad config", () => {
             ssh.map((x) => x.inputs.cidrIpv4),
             ["0.0.0.0/0"],
         );
+    });
+});
+
+describe("volume tags (the AWS provider's rules, ported in ./ec2-volume-tags.ts)", () => {
+    const NAMES = { before: "shop-a", after: "shop-b" };
+    let runs: { before: ProgramResult; after: ProgramResult };
+    before(async () => {
+        const [a, b] = await Promise.all([
+            runProgram({ config: { ...config, instanceName: NAMES.before } }),
+            runProgram({ config: { ...config, instanceName: NAMES.after } }),
+        ]);
+        assert.equal(a.error, undefined);
+        assert.equal(b.error, undefined);
+        runs = { before: a, after: b };
+    });
+    const declared = (run: ProgramResult) => ({
+        instance: instanceTags(one(run, "aws:ec2/instance:Instance").inputs),
+        data: one(run, "aws:ebs/volume:Volume").inputs.tags as Tags,
+    });
+    /** `pulumi up` of a new stack: the data volume, the instance (with its root volume), the attachment. */
+    const created = (d: ReturnType<typeof declared>) => {
+        const ec2 = new Ec2();
+        ec2.createVolume("vol-data", d.data);
+        const instance = ec2.createInstance(d.instance);
+        ec2.attach("vol-data");
+        return { ec2, instance, data: d.data };
+    };
+
+    it("tags the root volume through rootBlockDevice.tags, sets no volumeTags, and keeps the data volume's own Name", () => {
+        const d = declared(runs.before);
+        assert.equal(one(runs.before, "aws:ec2/instance:Instance").inputs.volumeTags, undefined);
+        assert.deepEqual(d.instance.rootTags, { Name: `${NAMES.before}-root`, "berth:stack": "dev" });
+        assert.deepEqual(d.data, { Name: `${NAMES.before}-data`, "berth:stack": "dev" });
+        const { ec2, instance } = created(d);
+        assert.deepEqual(ec2.tagsOf("vol-data"), d.data);
+        assert.deepEqual(ec2.tagsOf(ec2.rootVolumeId), d.instance.rootTags);
+        // A refresh finds what was declared, whatever order DescribeTags answers in: nothing to fight over.
+        for (const order of orders(ec2.attached)) {
+            const read = ec2.readInstance(instance, order);
+            assert.ok(sameTags(read.volumeTags, d.instance.volumeTags) && sameTags(read.rootTags, d.instance.rootTags), order.join());
+        }
+    });
+
+    it("after an instanceName change, up and refresh leave each volume its own Name", () => {
+        const before = declared(runs.before);
+        const after = declared(runs.after);
+        // The engine updates the volume first (the instance's user data holds its id); either order holds.
+        for (const volumeFirst of [true, false]) {
+            const { ec2, instance } = created(before);
+            const steps = [() => ec2.updateTags("vol-data", before.data, after.data), () => ec2.updateInstance(instance, after.instance)];
+            for (const step of volumeFirst ? steps : steps.reverse()) step();
+            assert.equal(ec2.tagsOf("vol-data").Name, `${NAMES.after}-data`);
+            assert.equal(ec2.tagsOf(ec2.rootVolumeId).Name, `${NAMES.after}-root`);
+            for (const order of orders(ec2.attached)) {
+                const read = ec2.readInstance(after.instance, order);
+                assert.ok(sameTags(read.rootTags, after.instance.rootTags) && sameTags(read.volumeTags, undefined));
+                assert.deepEqual(ec2.tagsOf("vol-data"), after.data, "the data volume's refresh shows no drift");
+            }
+        }
+    });
+
+    // The port is only worth something if it sees the fight the provider's docs warn about.
+    it("the port sees volumeTags fight the data volume's tags", () => {
+        const d = declared(runs.before);
+        const old = { volumeTags: d.instance.rootTags };
+        const ec2 = new Ec2();
+        ec2.createVolume("vol-data", d.data);
+        const state = ec2.createInstance(old);
+        ec2.attach("vol-data");
+        // A refresh reads the data volume's Name into the instance's volumeTags in one order or the other...
+        assert.ok(orders(ec2.attached).some((order) => !sameTags(ec2.readInstance(state, order).volumeTags, old.volumeTags)));
+        // ...and renaming writes the root's Name onto the data volume.
+        const after = declared(runs.after);
+        ec2.updateTags("vol-data", d.data, after.data);
+        ec2.updateInstance(state, { volumeTags: after.instance.rootTags });
+        assert.equal(ec2.tagsOf("vol-data").Name, `${NAMES.after}-root`);
+        assert.throws(() => new Ec2().createInstance({ volumeTags: d.data, rootTags: d.data }), /conflicts with volume_tags/);
+    });
+
+    it("upgrading a stack that used volumeTags: the first up strips berth:stack from the data volume; refresh and up restore it", () => {
+        const d = declared(runs.before);
+        const ec2 = new Ec2();
+        ec2.createVolume("vol-data", d.data);
+        const oldState = ec2.createInstance({ volumeTags: d.instance.rootTags });
+        ec2.attach("vol-data");
+        ec2.updateInstance(oldState, d.instance);
+        assert.deepEqual(ec2.tagsOf(ec2.rootVolumeId), d.instance.rootTags);
+        // The volume's own inputs did not change, so this up leaves it alone.
+        assert.deepEqual(ec2.tagsOf("vol-data"), { Name: d.data.Name });
+        // `pulumi refresh` sees the drift and the next `pulumi up` writes the declared tags back.
+        ec2.updateTags("vol-data", ec2.tagsOf("vol-data"), d.data);
+        assert.deepEqual(ec2.tagsOf("vol-data"), d.data);
     });
 });
