@@ -22,8 +22,11 @@ import { BerthConfig, RawConfig } from "./types";
 export { ConfigError, ConfigErrors, nearestKey } from "./fields";
 export type { BerthConfig, RawConfig } from "./types";
 
-/** Default for the pinned official nginx image; pinned so a deploy never picks up a new major by surprise. */
-export const DEFAULT_NGINX_IMAGE = "nginx:1.28.0-alpine";
+/**
+ * Default nginx image: the official image's current stable line (1.30), which has upstream `server ... resolve`
+ * (1.27.3+) that the cutover relies on; the line tag gets its security fixes, never a new major.
+ */
+export const DEFAULT_NGINX_IMAGE = "nginx:1.30-alpine";
 /** Default MySQL image: the current LTS line of the official image. */
 export const DEFAULT_MYSQL_IMAGE = "mysql:8.4";
 

@@ -1,26 +1,27 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { renderNginxConfig } from "./nginx";
-import {
-    APP_ALIAS,
-    MYSQL_ALIAS,
-    MYSQL_HOST_DIR,
-    MYSQL_STOP_GRACE_SECONDS,
-    appEnvironment,
-    appHealthCheck,
-    appImageName,
-    contextDigest,
-    dockerPlatform,
-    mysqlEnvironment,
-    mysqlHealthCheck,
-    stepFailure,
-} from "./spec";
+import { contextDigest } from "./context";
+import { ContainerPlan, NetworkRole, planDeployment } from "./plan";
+import { appEnvironment, mysqlEnvironment, stepFailure } from "./spec";
+
+/** How the cutover step reaches the engine the provider deploys to. */
+export interface EngineEndpoint {
+    /** tcp://IP:2376 (mutual TLS) or unix:///path. */
+    host: pulumi.Input<string>;
+    /** PEM material for a tcp host. */
+    caCertPem?: pulumi.Input<string>;
+    clientCertPem?: pulumi.Input<string>;
+    clientKeyPem?: pulumi.Input<string>;
+}
 
 export interface DeploymentArgs {
     /** The Docker provider aimed at the host's daemon (mutual TLS). */
     provider: docker.Provider;
+    /** The same engine, for the cutover step. */
+    engine: EngineEndpoint;
     /** Stack name, used in the image tag. */
     stack: string;
     /** CPU architecture of the host: the image is built for it. */
@@ -37,6 +38,8 @@ export interface DeploymentArgs {
     healthTimeout: number;
     /** Seconds an old app container gets to drain. */
     stopGraceSeconds: number;
+    /** Seconds the create and migrate steps may run. */
+    migrateTimeout: number;
     /** App command; default: the image's CMD. */
     appCommand?: readonly string[];
     /** First-deployment database creation command. */
@@ -59,8 +62,9 @@ export interface DeploymentArgs {
 }
 
 /**
- * The app on the host: network, MySQL, image, the create/migrate gates, the app container
- * (health-gated, created before the old one is deleted) and nginx, which no version changes.
+ * The app on the engine, as `planDeployment` decides it: networks, MySQL, image, the create/migrate
+ * gates, the app container (health-gated, beside the old one), nginx (no version changes it), and the
+ * cutover step that moves nginx to the new version once it is healthy.
  */
 export class Deployment extends pulumi.ComponentResource {
     public readonly appContainer: pulumi.Output<string>;
@@ -69,6 +73,7 @@ export class Deployment extends pulumi.ComponentResource {
 
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Deployment", name, {}, opts);
+        const plan = planDeployment({ ...args, contextDigest: contextDigest(path.resolve(args.appDir)) });
         const child = { parent: this, provider: args.provider };
         const secret = (role: string, given: pulumi.Input<string> | undefined, length: number) =>
             given !== undefined
@@ -78,143 +83,126 @@ export class Deployment extends pulumi.ComponentResource {
         const mysqlRootPassword = secret("mysql-root-password", args.mysqlRootPassword, 32);
         const secretKeyBase = secret("secret-key-base", args.secretKeyBase, 64);
 
-        // Containers reach each other by alias here; only nginx publishes a port.
-        const network = new docker.Network(`${name}-net`, { driver: "bridge" }, child);
-        const onNetwork = (aliases: string[] = []) => [{ name: network.name, aliases }];
-
-        const mysqlImage = new docker.RemoteImage(`${name}-mysql-image`, { name: args.mysqlImage, keepLocally: true }, child);
-        const mysql = new docker.Container(
-            `${name}-mysql`,
-            {
-                image: mysqlImage.imageId,
-                envs: pulumi.secret(
-                    pulumi
-                        .all([mysqlRootPassword, mysqlPassword])
-                        .apply(([root, pw]) =>
-                            mysqlEnvironment({ rootPassword: root, user: args.mysqlUser, password: pw, database: args.mysqlDatabase }),
-                        ),
-                ),
-                networksAdvanced: onNetwork([MYSQL_ALIAS]),
-                volumes: [{ hostPath: MYSQL_HOST_DIR, containerPath: "/var/lib/mysql" }],
-                healthcheck: mysqlHealthCheck(),
-                wait: true,
-                waitTimeout: 300,
-                restart: "always",
-                stopTimeout: MYSQL_STOP_GRACE_SECONDS,
-                destroyGraceSeconds: MYSQL_STOP_GRACE_SECONDS,
-            },
-            {
-                ...child,
-                // Two MySQL servers must never open the same data directory.
-                deleteBeforeReplace: true,
-            },
-        );
-
-        const digest = contextDigest(path.resolve(args.appDir));
-        const image = new docker.Image(
-            `${name}-app-image`,
-            {
-                imageName: appImageName(args.stack, args.appVersion, digest),
-                build: {
-                    context: args.appDir,
-                    dockerfile: path.join(args.appDir, "Dockerfile"),
-                    platform: dockerPlatform(args.architecture),
+        // backend: the app versions and MySQL. front: nginx, and only the app versions the cutover let in.
+        const networks: Record<NetworkRole, docker.Network> = {
+            backend: new docker.Network(`${name}-net`, { driver: "bridge" }, child),
+            front: new docker.Network(`${name}-front`, { driver: "bridge" }, child),
+        };
+        const images = {
+            mysql: new docker.RemoteImage(`${name}-mysql-image`, { name: args.mysqlImage, keepLocally: true }, child),
+            nginx: new docker.RemoteImage(`${name}-nginx-image`, { name: args.nginxImage, keepLocally: true }, child),
+            app: new docker.Image(
+                `${name}-app-image`,
+                {
+                    imageName: plan.image.name,
+                    build: { context: plan.image.context, dockerfile: plan.image.dockerfile, platform: plan.image.platform },
+                    skipPush: true,
+                    // Preview never talks to the engine: it may be unreachable until `up` updates the rules.
+                    buildOnPreview: false,
                 },
-                skipPush: true,
-            },
-            child,
-        );
+                child,
+            ),
+        };
+        const envs = {
+            mysql: pulumi.secret(
+                pulumi
+                    .all([mysqlRootPassword, mysqlPassword])
+                    .apply(([root, pw]) =>
+                        mysqlEnvironment({ rootPassword: root, user: args.mysqlUser, password: pw, database: args.mysqlDatabase }),
+                    ),
+            ),
+            app: pulumi.secret(
+                pulumi
+                    .all([mysqlPassword, secretKeyBase])
+                    .apply(([pw, skb]) => appEnvironment({ ...args, mysqlPassword: pw, secretKeyBase: skb })),
+            ),
+            none: undefined,
+        };
 
-        const envs = pulumi.secret(
-            pulumi
-                .all([mysqlPassword, secretKeyBase])
-                .apply(([pw, skb]) => appEnvironment({ ...args, mysqlPassword: pw, secretKeyBase: skb })),
-        );
-
-        // One-shot steps: run to completion, then their exit code decides whether the deploy goes on.
-        const oneShot = (role: string, command: readonly string[], extra: pulumi.CustomResourceOptions) => {
-            const c = new docker.Container(
+        const container = (
+            role: string,
+            c: ContainerPlan,
+            extra: { labels?: Record<string, pulumi.Input<string>>; dependsOn?: pulumi.Resource[] } = {},
+        ) =>
+            new docker.Container(
                 `${name}-${role}`,
                 {
-                    image: image.repoDigest,
-                    command: [...command],
-                    envs,
-                    networksAdvanced: onNetwork(),
-                    attach: true,
-                    logs: true,
-                    mustRun: false,
-                    restart: "no",
-                    labels: [{ label: "berth.step", value: role }],
+                    image: c.image === "app" ? images.app.repoDigest : images[c.image].imageId,
+                    command: c.command,
+                    envs: envs[c.env],
+                    networksAdvanced: c.networks.map((n) => ({ name: networks[n.network].name, aliases: n.aliases })),
+                    healthcheck: c.healthcheck,
+                    wait: c.waitSeconds !== undefined ? true : undefined,
+                    waitTimeout: c.waitSeconds,
+                    attach: c.oneShot ? true : undefined,
+                    logs: c.oneShot ? true : undefined,
+                    mustRun: c.oneShot ? false : undefined,
+                    restart: c.restart,
+                    cpuShares: c.cpuShares,
+                    stopSignal: c.stopSignal,
+                    stopTimeout: c.stopTimeout,
+                    destroyGraceSeconds: c.destroyGraceSeconds,
+                    volumes: c.volumes.length ? c.volumes : undefined,
+                    ports: c.ports.length ? c.ports : undefined,
+                    uploads: c.uploads.length ? c.uploads : undefined,
+                    labels: Object.entries({ ...c.labels, ...extra.labels }).map(([label, value]) => ({ label, value })),
                 },
-                { ...child, ...extra },
+                {
+                    ...child,
+                    dependsOn: extra.dependsOn,
+                    ignoreChanges: c.ignoreChanges.length ? c.ignoreChanges : undefined,
+                    // Stated for every container: the provider's default is delete-before-replace.
+                    deleteBeforeReplace: c.replace.deleteBeforeReplace,
+                    customTimeouts: { create: `${c.createTimeoutSeconds}s` },
+                },
             );
-            const ok = pulumi.all([c.exitCode, c.containerLogs, c.name, c.urn]).apply(([exitCode, logs, container, urn]) => {
+
+        const mysql = container("mysql", plan.containers.mysql);
+
+        // One-shot steps: run to completion, then their exit code decides whether the deploy goes on.
+        const oneShot = (role: string, c: ContainerPlan, dependsOn: pulumi.Resource[]) => {
+            const step = container(role, c, { dependsOn });
+            const ok = pulumi.all([step.exitCode, step.containerLogs, step.name, step.urn]).apply(([exitCode, logs, name, urn]) => {
                 if (exitCode !== 0)
-                    throw new Error(stepFailure(`${role} (${command.join(" ")})`, { container, exitCode, logs: logs ?? "", urn }));
-                return container;
+                    throw new Error(stepFailure(`${role} (${c.command!.join(" ")})`, { container: name, exitCode, logs: logs ?? "", urn }));
+                return name;
             });
-            return { container: c, ok };
+            return { step, ok };
         };
-        // Created once with the first version's image; later versions never run it again.
-        const create = oneShot("db-create", args.createCommand, {
-            dependsOn: [mysql],
-            ignoreChanges: ["image", "envs", "command", "networksAdvanced", "labels"],
+        const create = oneShot("db-create", plan.containers.dbCreate, [mysql]);
+        const migrate = oneShot("migrate", plan.containers.migrate, [mysql, create.step]);
+        // The gates' outcomes are labels: a failed step leaves no new app container behind.
+        const app = container("app", plan.containers.app, {
+            labels: { "berth.created-by": create.ok, "berth.migrated-by": migrate.ok },
+            dependsOn: [migrate.step],
         });
-        const migrate = oneShot("migrate", args.migrateCommand, { dependsOn: [mysql, create.container] });
+        const nginx = container("nginx", plan.containers.nginx);
 
-        const app = new docker.Container(
-            `${name}-app`,
+        // The cutover: once the new container is healthy (the provider waited), nginx routes to it.
+        const e = args.engine;
+        new command.local.Command(
+            `${name}-cutover`,
             {
-                image: image.repoDigest,
-                command: args.appCommand ? [...args.appCommand] : undefined,
-                envs,
-                networksAdvanced: onNetwork([APP_ALIAS]),
-                healthcheck: appHealthCheck({ appPort: args.appPort, healthPath: args.healthPath, command: args.healthCheckCommand }),
-                wait: true,
-                waitTimeout: args.healthTimeout,
-                restart: "unless-stopped",
-                stopSignal: "SIGTERM",
-                stopTimeout: args.stopGraceSeconds,
-                destroyGraceSeconds: args.stopGraceSeconds,
-                // Only once both gates passed: a failed step leaves no new app container behind.
-                labels: [
-                    { label: "berth.version", value: String(args.appVersion) },
-                    { label: "berth.created-by", value: create.ok },
-                    { label: "berth.migrated-by", value: migrate.ok },
-                ],
+                create: `node ${plan.cutover.script}`,
+                environment: {
+                    ...plan.cutover.env,
+                    BERTH_DOCKER_HOST: e.host,
+                    ...(e.caCertPem ? { BERTH_DOCKER_CA: e.caCertPem } : {}),
+                    ...(e.clientCertPem ? { BERTH_DOCKER_CERT: e.clientCertPem } : {}),
+                    ...(e.clientKeyPem ? { BERTH_DOCKER_KEY: pulumi.secret(e.clientKeyPem) } : {}),
+                    BERTH_APP_CONTAINER: app.name,
+                    BERTH_NGINX_CONTAINER: nginx.name,
+                    BERTH_FRONT_NETWORK: networks.front.name,
+                },
+                // A new app container or a new nginx: switch (again). The script is idempotent.
+                triggers: [app.id, nginx.id],
             },
-            {
-                ...child,
-                dependsOn: [migrate.container],
-                // The new version starts beside the old one; Pulumi deletes the old one once it is healthy.
-                deleteBeforeReplace: false,
-            },
-        );
-
-        const nginxImage = new docker.RemoteImage(`${name}-nginx-image`, { name: args.nginxImage, keepLocally: true }, child);
-        new docker.Container(
-            `${name}-nginx`,
-            {
-                image: nginxImage.imageId,
-                networksAdvanced: onNetwork(),
-                ports: [{ internal: 80, external: 80 }],
-                uploads: [
-                    { file: "/etc/nginx/conf.d/default.conf", content: renderNginxConfig({ appHost: APP_ALIAS, appPort: args.appPort }) },
-                ],
-                restart: "always",
-                stopTimeout: 30,
-                destroyGraceSeconds: 30,
-                // nginx opens a new connection to the app per request (so each one resolves the alias
-                // afresh); without reuse, TIME_WAIT sockets exhaust its ports at a few hundred requests
-                // a second (measured: throughput fell from ~1800 to ~700 req/s within a minute).
-                sysctls: { "net.ipv4.tcp_tw_reuse": "1" },
-            },
-            { ...child, dependsOn: [app], deleteBeforeReplace: true },
+            { parent: this, dependsOn: [app, nginx] },
         );
 
         this.appContainer = app.name;
-        this.appImage = image.imageName;
-        this.networkName = network.name;
+        this.appImage = images.app.imageName;
+        this.networkName = networks.backend.name;
         this.registerOutputs({ appContainer: this.appContainer, appImage: this.appImage, networkName: this.networkName });
     }
 }

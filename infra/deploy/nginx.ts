@@ -3,12 +3,22 @@ import { isIP } from "node:net";
 /**
  * Inputs of the nginx front's `conf.d/default.conf`. Durations use nginx's syntax with an explicit unit
  * ("500ms", "5s", "1m", "1h"); sizes use nginx's ("512k", "10m", "1g").
+ *
+ * Routing: two upstream slots, blue and green, each one name on the front network that only the
+ * cutover step (scripts/cutover.js) gives to a healthy app container. A marker file in `routeDir`
+ * says which slot is live; nginx checks it per request, so flipping it moves every new request at
+ * once, with no reload (a reload closes idle client keep-alive connections, which clients see as
+ * failed requests) and with the upstream keep-alive connections of both slots kept.
  */
 export interface NginxConfigOptions {
-    /** Network alias shared by every app version, resolved per request. Required. */
-    readonly appHost: string;
+    /** The slots' names on the front network, resolved at run time (`server NAME:PORT resolve`). Required. */
+    readonly slots: { readonly blue: string; readonly green: string };
     /** Port the app listens on inside its container. Required. */
     readonly appPort: number;
+    /** Directory holding the route marker `live-<green name>`; absent means blue is live. Required. */
+    readonly routeDir: string;
+    /** Loopback-only listener the cutover probes each slot through. Default 8081. */
+    readonly probePort?: number;
     /** Port nginx listens on, IPv4 and IPv6. Default 80. */
     readonly listenPort?: number;
     /** Also listen on `[::]` (off only for a host whose kernel has no IPv6). Default true. */
@@ -19,11 +29,11 @@ export interface NginxConfigOptions {
     readonly resolver?: string;
     /** How long nginx trusts an answer, overriding its TTL (Docker says 600s). Default "1s". */
     readonly resolverValid?: string;
-    /** `resolver_timeout`: how long a request waits for the DNS. Default "5s". */
+    /** `resolver_timeout`: how long a lookup may take. Default "5s". */
     readonly resolverTimeout?: string;
     /** `client_max_body_size`: larger request bodies get 413. Default "10m". */
     readonly clientMaxBodySize?: string;
-    /** `proxy_connect_timeout`. Default "5s". */
+    /** `proxy_connect_timeout`. Default "1s". */
     readonly connectTimeout?: string;
     /** `proxy_read_timeout`: longest silence while reading the app's response. Default "60s". */
     readonly readTimeout?: string;
@@ -33,6 +43,10 @@ export interface NginxConfigOptions {
     readonly nextUpstreamTries?: number;
     /** `proxy_next_upstream_timeout`: no retry once a request is older than this. Default "10s". */
     readonly nextUpstreamTimeout?: string;
+    /** Idle keep-alive connections to the app each worker keeps per slot. Default 64. */
+    readonly upstreamKeepalive?: number;
+    /** How long an idle upstream connection is kept: shorter than the app's own idle timeout. Default "2s". */
+    readonly upstreamKeepaliveTimeout?: string;
 }
 
 /** One node of an nginx configuration: a directive (with a block or not) or a comment line. */
@@ -40,23 +54,26 @@ export type NginxNode =
     { readonly name: string; readonly args?: readonly string[]; readonly block?: readonly NginxNode[] } | { readonly comment: string };
 
 const DEFAULTS = {
+    probePort: 8081,
     listenPort: 80,
     listenIpv6: true,
     serverName: "_",
     resolver: "127.0.0.11",
-    // Short: a deleted container's address stays in nginx's cache this long, and connecting to an address
-    // nobody owns any more takes seconds (ARP) instead of a refusal. One query a second costs nothing.
+    // A container's address changes when it restarts (dockerd restart, reboot): re-resolve often.
     resolverValid: "1s",
     resolverTimeout: "5s",
     clientMaxBodySize: "10m",
-    // On the host's bridge a live app accepts in well under a millisecond; a dead address found in the
-    // DNS cache must cost little before the next one is tried (e2e: a 5 s value gave 504s on a switch).
+    // On the host's bridge a live app accepts in well under a millisecond; a dead address (a killed
+    // container still in the cache) must cost little before the backup slot is tried.
     connectTimeout: "1s",
     readTimeout: "60s",
     sendTimeout: "60s",
-    // Old, hung and new containers can all hold the alias for a moment: room to get past two dead ones.
-    nextUpstreamTries: 4,
+    nextUpstreamTries: 3,
     nextUpstreamTimeout: "10s",
+    upstreamKeepalive: 64,
+    // Below the idle timeouts of common app servers (Node 5 s, uvicorn 5 s, puma 20 s): nginx closes an
+    // idle connection before the app does, so it never sends a request on a socket the app is closing.
+    upstreamKeepaliveTimeout: "2s",
 } as const;
 
 /** Access log format: the default "combined" plus which app address(es) answered, so retries show. */
@@ -64,6 +81,14 @@ const LOG_FORMAT =
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ' +
     '"$http_referer" "$http_user_agent" upstream="$upstream_addr" ' +
     'upstream_status="$upstream_status" request_time=$request_time';
+
+/** The upstream group names nginx routes to, per slot, and the probe groups (no backup, no keep-alive). */
+export const UPSTREAMS = { blue: "berth_blue", green: "berth_green", probeBlue: "berth_probe_blue", probeGreen: "berth_probe_green" };
+
+/** The marker file whose presence makes green the live slot. */
+export function routeMarker(routeDir: string, slots: { green: string }): string {
+    return `${routeDir.replace(/\/+$/, "")}/live-${slots.green}`;
+}
 
 /** Renders `/etc/nginx/conf.d/default.conf` for the official nginx image (included inside `http {}`). */
 export function renderNginxConfig(opts: NginxConfigOptions): string {
@@ -73,44 +98,68 @@ export function renderNginxConfig(opts: NginxConfigOptions): string {
 /** The structure behind {@link renderNginxConfig}; every option validated. */
 function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
     const o = validate(opts);
-    const listen = (address: string): NginxNode => ({ name: "listen", args: [address, "default_server"] });
-    const resolver = [o.resolver, `valid=${o.resolverValid}`, "ipv6=off"];
+    const listen = (address: string, ...more: string[]): NginxNode => ({ name: "listen", args: [address, ...more] });
+    const server = (slot: string, ...more: string[]): NginxNode => ({ name: "server", args: [`${slot}:${o.appPort}`, "resolve", ...more] });
+    const zone = (name: string): NginxNode => ({ name: "zone", args: [name, "64k"] });
+    const routed = (name: string, live: string, other: string): NginxNode => ({
+        name: "upstream",
+        args: [name],
+        block: [
+            zone(name),
+            server(live),
+            { comment: "The other slot only when this one refuses: the old version during a switch, never a new one before its cutover." },
+            server(other, "backup"),
+            { name: "keepalive", args: [String(o.upstreamKeepalive)] },
+            { name: "keepalive_timeout", args: [o.upstreamKeepaliveTimeout] },
+        ],
+    });
+    const probe = (name: string, slot: string): NginxNode => ({ name: "upstream", args: [name], block: [zone(name), server(slot)] });
+    const proxyCommon: NginxNode[] = [
+        { name: "proxy_connect_timeout", args: [o.connectTimeout] },
+        { name: "proxy_read_timeout", args: [o.readTimeout] },
+        { name: "proxy_send_timeout", args: [o.sendTimeout] },
+        { comment: "HTTP/1.1 with no Connection header: the upstream keep-alive." },
+        { name: "proxy_http_version", args: ["1.1"] },
+        { name: "proxy_set_header", args: ["Connection", ""] },
+    ];
+    const marker = routeMarker(o.routeDir, o.slots);
     return [
         { comment: "Rendered by Berth (infra/deploy/nginx.ts): edit the options, not this file." },
         { name: "log_format", args: ["berth", LOG_FORMAT] },
+        { comment: "Docker's DNS: the slots' names are re-resolved while nginx runs (a restarted container gets a new address)." },
+        { comment: "IPv6 off: the front network is IPv4, an AAAA query would only add a round trip." },
+        { name: "resolver", args: [o.resolver, `valid=${o.resolverValid}`, "ipv6=off"] },
+        { name: "resolver_timeout", args: [o.resolverTimeout] },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_upstream_module.html#resolve (nginx 1.27.3+)" },
+        routed(UPSTREAMS.blue, o.slots.blue, o.slots.green),
+        routed(UPSTREAMS.green, o.slots.green, o.slots.blue),
+        probe(UPSTREAMS.probeBlue, o.slots.blue),
+        probe(UPSTREAMS.probeGreen, o.slots.green),
         {
             name: "server",
             block: [
-                listen(String(o.listenPort)),
-                ...(o.listenIpv6 ? [listen(`[::]:${o.listenPort}`)] : []),
+                listen(String(o.listenPort), "default_server"),
+                ...(o.listenIpv6 ? [listen(`[::]:${o.listenPort}`, "default_server")] : []),
                 { name: "server_name", args: [o.serverName] },
                 { name: "server_tokens", args: ["off"] },
                 { name: "access_log", args: ["/dev/stdout", "berth"] },
                 { name: "client_max_body_size", args: [o.clientMaxBodySize] },
-                { comment: "Docker's DNS answers with every container carrying the alias (old and new during a deploy)." },
-                { comment: "IPv6 off: the app network is IPv4, an AAAA query would only add a round trip." },
-                { name: "resolver", args: resolver },
-                { name: "resolver_timeout", args: [o.resolverTimeout] },
+                { comment: "The live slot, read per request (one stat): the cutover creates or removes the marker." },
+                { name: "set", args: ["$berth_upstream", UPSTREAMS.blue] },
+                { name: "if", args: ["(-f", `${marker})`], block: [{ name: "set", args: ["$berth_upstream", UPSTREAMS.green] }] },
                 {
                     name: "location",
                     args: ["/"],
                     block: [
-                        { comment: "A variable makes nginx resolve the alias per request (cached `valid`) instead of once at" },
-                        { comment: "start; each address becomes a peer of the request's implicit upstream." },
+                        { comment: "A variable naming an upstream{} group selects that group, keep-alive and all." },
                         { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass" },
-                        { name: "set", args: ["$berth_app", `http://${o.appHost}:${o.appPort}`] },
-                        { name: "proxy_pass", args: ["$berth_app"] },
-                        { comment: "Refused, reset, timed out or 502/503 (the old container stopping): try the next address." },
-                        { comment: "nginx never resends a non-idempotent request (POST...) the app may have received." },
-                        { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_next_upstream" },
+                        { name: "proxy_pass", args: ["http://$berth_upstream"] },
+                        { comment: "Refused, reset, timed out or 502/503: try the backup slot. nginx never resends a" },
+                        { comment: "non-idempotent request (POST...) the app may have received." },
                         { name: "proxy_next_upstream", args: ["error", "timeout", "http_502", "http_503"] },
                         { name: "proxy_next_upstream_tries", args: [String(o.nextUpstreamTries)] },
                         { name: "proxy_next_upstream_timeout", args: [o.nextUpstreamTimeout] },
-                        { name: "proxy_connect_timeout", args: [o.connectTimeout] },
-                        { name: "proxy_read_timeout", args: [o.readTimeout] },
-                        { name: "proxy_send_timeout", args: [o.sendTimeout] },
-                        { name: "proxy_http_version", args: ["1.1"] },
-                        { name: "proxy_set_header", args: ["Connection", ""] },
+                        ...proxyCommon,
                         { comment: "The client's Host as sent (with its port), like the original deployment." },
                         { name: "proxy_set_header", args: ["Host", "$http_host"] },
                         { name: "proxy_set_header", args: ["X-Real-IP", "$remote_addr"] },
@@ -120,6 +169,36 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
                         { name: "proxy_intercept_errors", args: ["off"] },
                     ],
                 },
+            ],
+        },
+        { comment: "The cutover's probe: each slot alone, from inside this container only; says which address answered." },
+        {
+            name: "server",
+            block: [
+                listen(`127.0.0.1:${o.probePort}`),
+                { name: "access_log", args: ["off"] },
+                ...(["blue", "green"] as const).map((slot): NginxNode => ({
+                    name: "location",
+                    args: [`/warm/${slot}/`],
+                    block: [
+                        { comment: "Through the slot's routed upstream: fills its keep-alive pool before the switch." },
+                        { name: "proxy_pass", args: [`http://${slot === "blue" ? UPSTREAMS.blue : UPSTREAMS.green}/`] },
+                        ...proxyCommon,
+                    ],
+                })),
+                ...(["blue", "green"] as const).map((slot): NginxNode => ({
+                    name: "location",
+                    args: [`/${slot}/`],
+                    block: [
+                        {
+                            name: "proxy_pass",
+                            args: [`http://${slot === "blue" ? UPSTREAMS.probeBlue : UPSTREAMS.probeGreen}/`],
+                        },
+                        { name: "proxy_next_upstream", args: ["off"] },
+                        ...proxyCommon,
+                        { name: "add_header", args: ["X-Berth-Upstream", "$upstream_addr", "always"] },
+                    ],
+                })),
             ],
         },
     ];
@@ -159,7 +238,8 @@ function lines(nodes: readonly NginxNode[], pad: string): string[] {
  */
 function quote(arg: string): string {
     if (/[\x00-\x1f\x7f]/.test(arg)) throw new Error(`nginx: control character in argument ${JSON.stringify(arg)}`);
-    if (/^[A-Za-z0-9_$.:/\[\]=@*+,-]+$/.test(arg)) return arg;
+    // Parentheses stay bare: `if (-f FILE)` is parsed from the words "(-f" and "FILE)".
+    if (/^[A-Za-z0-9_$.:/\[\]=@*+,()-]+$/.test(arg)) return arg;
     const q = arg.includes('"') && !arg.includes("'") ? "'" : '"';
     return q + arg.replace(q === "'" ? /[\\']/g : /[\\"]/g, (c) => `\\${c}`) + q;
 }
@@ -171,8 +251,16 @@ const DURATION = `a positive duration with a unit: "500ms", "5s", "1m", "1h"`;
 
 /** Per option: the test its value must pass and the accepted form the error names. Typed: none missing. */
 const RULES: { readonly [K in keyof Resolved]: readonly [(v: unknown) => boolean, string] } = {
-    appHost: [isHostName, "a DNS name: dot-separated labels of letters, digits, '-' and '_'"],
+    slots: [
+        (v) => {
+            const o = v as { blue?: unknown; green?: unknown } | null;
+            return typeof o === "object" && o !== null && isHostName(o.blue) && isHostName(o.green) && o.blue !== o.green;
+        },
+        "two different DNS names: { blue, green }",
+    ],
     appPort: [isPort, PORT],
+    routeDir: [(v) => typeof v === "string" && /^\/[A-Za-z0-9._/-]+$/.test(v), "an absolute path"],
+    probePort: [isPort, PORT],
     listenPort: [isPort, PORT],
     listenIpv6: [(v) => typeof v === "boolean", "true or false"],
     serverName: [(v) => v === "_" || (typeof v === "string" && isHostName(v.replace(/^\*\./, ""))), `"_", a host name or "*.domain"`],
@@ -185,6 +273,8 @@ const RULES: { readonly [K in keyof Resolved]: readonly [(v: unknown) => boolean
     sendTimeout: [isDuration, DURATION],
     nextUpstreamTries: [(v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 100, "an integer from 1 to 100"],
     nextUpstreamTimeout: [isDuration, DURATION],
+    upstreamKeepalive: [(v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10000, "an integer from 1 to 10000"],
+    upstreamKeepaliveTimeout: [isDuration, DURATION],
 };
 
 function validate(opts: NginxConfigOptions): Resolved {
@@ -193,9 +283,10 @@ function validate(opts: NginxConfigOptions): Resolved {
         if (!Object.hasOwn(RULES, key)) throw new Error(`nginx: unknown option "${key}"`);
     }
     const merged = { ...DEFAULTS, ...stripUndefined(opts) };
-    if (merged.appHost === undefined) throw new Error("nginx: appHost is required");
+    if (merged.slots === undefined) throw new Error("nginx: slots is required");
     if (merged.appPort === undefined) throw new Error("nginx: appPort is required");
-    const o: Resolved = { ...merged, appHost: merged.appHost, appPort: merged.appPort };
+    if (merged.routeDir === undefined) throw new Error("nginx: routeDir is required");
+    const o: Resolved = { ...merged, slots: merged.slots, appPort: merged.appPort, routeDir: merged.routeDir };
     for (const [key, [ok, form]] of Object.entries(RULES)) {
         const value: unknown = o[key as keyof Resolved];
         if (!ok(value)) throw new Error(`nginx: ${key} must be ${form}, got ${JSON.stringify(value) ?? String(value)}`);

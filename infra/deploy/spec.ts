@@ -2,13 +2,7 @@
  * Pure decisions of the deployment: names, environment, health checks, the image tag. Plain values
  * in, plain values out; the component only wires them.
  */
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import dockerignore from "@balena/dockerignore";
-
-/** Network aliases: every app version answers to APP_ALIAS, so nginx reaches whichever runs. */
-export const APP_ALIAS = "app";
+/** MySQL's name on the backend network. */
 export const MYSQL_ALIAS = "mysql";
 export const MYSQL_PORT = 3306;
 /** Where MySQL keeps its files on the host: the data volume. */
@@ -45,6 +39,19 @@ export function appEnvironment(i: AppEnvInput): string[] {
         .map((k) => `${k}=${env[k]}`);
 }
 
+/** The names the app's environment holds, in order (values left out: some are secrets). */
+export function appEnvironmentNames(appEnv: Readonly<Record<string, string>>): string[] {
+    return appEnvironment({
+        appVersion: 1,
+        appPort: 1,
+        mysqlUser: "",
+        mysqlDatabase: "",
+        mysqlPassword: "",
+        secretKeyBase: "",
+        appEnv,
+    }).map((e) => e.slice(0, e.indexOf("=")));
+}
+
 /** The official mysql image's initialisation variables. */
 export function mysqlEnvironment(i: { rootPassword: string; user: string; password: string; database: string }): string[] {
     return [
@@ -75,51 +82,24 @@ export function appHealthCheck(i: { appPort: number; healthPath: string; command
     return { tests, interval: "5s", timeout: "4s", retries: 3, startPeriod: "30s" };
 }
 
-/** `mysqladmin ping` succeeds only once the server accepts TCP, i.e. after initialisation. */
+/**
+ * `mysqladmin ping` succeeds only once the server accepts TCP, i.e. after initialisation. Durations
+ * are written as Go's time.Duration.String() writes them ("2m0s", not "120s"): the provider reads
+ * them back that way, and any other spelling shows a change on every `pulumi up`.
+ */
 export function mysqlHealthCheck(): HealthCheck {
     return {
         tests: ["CMD-SHELL", `mysqladmin ping -h 127.0.0.1 -P ${MYSQL_PORT} --silent`],
         interval: "5s",
         timeout: "5s",
         retries: 10,
-        startPeriod: "120s",
+        startPeriod: "2m0s",
     };
 }
 
 /** Docker platform of the instance, so the image is built for the host and not the laptop. */
 export function dockerPlatform(architecture: "x86_64" | "arm64"): string {
     return architecture === "arm64" ? "linux/arm64" : "linux/amd64";
-}
-
-/**
- * A digest of the build context as Docker sees it (.dockerignore applied): a change of code gives
- * a new image tag, and so a new image, migrate step and app container, even at the same version.
- */
-export function contextDigest(dir: string): string {
-    const ignoreFile = path.join(dir, ".dockerignore");
-    const ig = dockerignore({ ignorecase: false });
-    if (fs.existsSync(ignoreFile)) ig.add(fs.readFileSync(ignoreFile, "utf8").split(/\r?\n/));
-    const hash = crypto.createHash("sha256");
-    const walk = (rel: string) => {
-        const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
-        for (const e of entries) {
-            const r = rel ? `${rel}/${e.name}` : e.name;
-            // Docker always reads the Dockerfile and .dockerignore, even when they ignore themselves.
-            if (ig.ignores(r) && !(rel === "" && (e.name === "Dockerfile" || e.name === ".dockerignore"))) continue;
-            if (e.isDirectory()) walk(r);
-            else if (e.isFile()) {
-                const mode = fs.statSync(path.join(dir, r)).mode & 0o111 ? "x" : "-";
-                hash.update(`${r}\0${mode}\0`)
-                    .update(fs.readFileSync(path.join(dir, r)))
-                    .update("\0");
-            } else if (e.isSymbolicLink()) hash.update(`${r}\0l\0${fs.readlinkSync(path.join(dir, r))}\0`);
-        }
-    };
-    if (!fs.existsSync(path.join(dir, "Dockerfile"))) {
-        throw new Error(`berth:appDir must be a directory with a Dockerfile, got ${JSON.stringify(dir)}`);
-    }
-    walk("");
-    return hash.digest("hex");
 }
 
 /** The app image's tag: the version, then the context digest. */

@@ -1,9 +1,10 @@
 /**
  * `npm run bench` (after the app's own bench): figures measured side by side in one run on a real
  * engine, with what the program declares.
- *   1. nginx vs direct to the app container: throughput ratio and added p50/p99 at fixed concurrency,
- *      alternating rounds so both see the same machine;
- *   2. the v1 -> v2 switch under load: failed requests and the longest request;
+ *   1. nginx vs direct to the app container: throughput ratio and added p50/p99 at 20 and 50
+ *      connections, alternating rounds so both see the same machine;
+ *   2. every deploy drill under 50 connections (one request in five a POST): failed requests, the
+ *      longest request and p99 in the deploy window against steady state;
  *   3. an update deploy of a source-only change with a warm build cache: build, migrate, healthy, switch.
  */
 import { promises as fs } from "node:fs";
@@ -11,11 +12,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { failures, percentile, runLoad, LoadResult } from "./support/load";
 import { setupE2e } from "./support/env";
+import { BROKEN, drill } from "./support/drills";
 import { sleep } from "./harness/proc";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 5000);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 20);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS || "20,50").split(",").map(Number);
 const ROOT = path.resolve(__dirname, "../..");
 
 function merge(results: LoadResult[]) {
@@ -46,46 +48,70 @@ async function main() {
         };
         const nginx = `http://${await ipOf("berth-nginx")}:80/`;
         const direct = `http://${await ipOf("berth-app")}:3000/`;
-        const published = `http://127.0.0.1:${await env.applier.publishedPort("berth-nginx", 80)}/`;
 
         // 1. Side by side, alternating.
-        const viaNginx: LoadResult[] = [];
-        const viaDirect: LoadResult[] = [];
-        await runLoad({ url: nginx, connections: CONNECTIONS, stop: sleep(2000) }); // warm-up
-        for (let i = 0; i < ROUNDS; i++) {
-            viaDirect.push(await runLoad({ url: direct, connections: CONNECTIONS, stop: sleep(ROUND_MS) }));
-            viaNginx.push(await runLoad({ url: nginx, connections: CONNECTIONS, stop: sleep(ROUND_MS) }));
+        for (const connections of CONNECTIONS) {
+            const viaNginx: LoadResult[] = [];
+            const viaDirect: LoadResult[] = [];
+            await runLoad({ url: nginx, connections, stop: sleep(2000) }); // warm-up
+            for (let i = 0; i < ROUNDS; i++) {
+                viaDirect.push(await runLoad({ url: direct, connections, stop: sleep(ROUND_MS) }));
+                viaNginx.push(await runLoad({ url: nginx, connections, stop: sleep(ROUND_MS) }));
+            }
+            const d = merge(viaDirect);
+            const n = merge(viaNginx);
+            out(`GET / at ${connections} connections, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s:`);
+            out(`  direct : ${d.rps.toFixed(0)} req/s, p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, ${d.failed} failed`);
+            out(`  nginx  : ${n.rps.toFixed(0)} req/s, p50 ${n.p50.toFixed(2)} ms, p99 ${n.p99.toFixed(2)} ms, ${n.failed} failed`);
+            out(
+                `  nginx/direct throughput ratio: ${(n.rps / d.rps).toFixed(2)} (target >= 0.80); added p50 ${(n.p50 - d.p50).toFixed(2)} ms, added p99 ${(n.p99 - d.p99).toFixed(2)} ms`,
+            );
         }
-        const d = merge(viaDirect);
-        const n = merge(viaNginx);
-        out(`GET / at ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s:`);
-        out(`  direct : ${d.rps.toFixed(0)} req/s, p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, ${d.failed} failed`);
-        out(`  nginx  : ${n.rps.toFixed(0)} req/s, p50 ${n.p50.toFixed(2)} ms, p99 ${n.p99.toFixed(2)} ms, ${n.failed} failed`);
-        out(
-            `  nginx/direct throughput ratio: ${(n.rps / d.rps).toFixed(2)} (target >= 0.80); added p50 ${(n.p50 - d.p50).toFixed(2)} ms, added p99 ${(n.p99 - d.p99).toFixed(2)} ms`,
-        );
 
-        // 2. The switch under load.
-        const v2 = await env.declare({ appVersion: 2 });
-        let release!: () => void;
-        const load = runLoad({ url: published, connections: 50, stop: new Promise<void>((r) => (release = r)), minDurationMs: 20_000 });
-        await sleep(2000);
-        await env.up(v2);
-        await sleep(3000);
-        release();
-        const s = await load;
-        out(
-            `v1 -> v2 switch under 50 connections: ${s.requests} requests in ${(s.durationMs / 1000).toFixed(1)} s, ${failures(s)} failed (target 0), longest ${s.longestMs.toFixed(0)} ms`,
-        );
+        // 2. The drills, each under 50 connections with POSTs.
+        let version = 1;
+        const drills: [string, Record<string, unknown>, boolean, (() => Promise<void>)?][] = [
+            ["normal switch", {}, true],
+            ["new version answers 500", BROKEN.answers500, false],
+            ["new version hangs", BROKEN.hangs, false],
+            ["new version crashes in a loop", BROKEN.crashLoop, false],
+            ["failed migration", BROKEN.failedMigration, false],
+            ["new version healthy after 10 s", BROKEN.slowStart, true],
+            [
+                "new container killed at the cutover",
+                {},
+                true,
+                async () => {
+                    env.cutoverHooks.before = undefined;
+                    const info = (await env.applier.inspect("berth-app")) as unknown as { State: { Pid: number } };
+                    process.kill(info.State.Pid, "SIGKILL");
+                },
+            ],
+        ];
+        out("deploy drills, 50 connections, 1 request in 5 a POST:");
+        for (const [what, config, succeeds, hook] of drills) {
+            const next = version + 1;
+            const decl = await env.declare({ appVersion: next, ...config });
+            env.cutoverHooks.before = hook;
+            const r = await drill(nginx, () => env.up(decl));
+            if (succeeds && !r.error) version = next;
+            const ratio = r.window.p99 / r.steady.p99;
+            out(
+                `  ${what.padEnd(36)} ${failures(r.load)} failed (target 0), longest ${r.window.longest.toFixed(0)} ms (target < 500), ` +
+                    `p99 ${r.window.p99.toFixed(1)} ms = ${ratio.toFixed(2)}x steady ${r.steady.p99.toFixed(1)} ms (target <= 2); ` +
+                    `deploy ${r.error ? "failed, as it must" : "succeeded"}` +
+                    (Boolean(r.error) === succeeds ? "  <-- UNEXPECTED" : ""),
+            );
+        }
 
         // 3. A source-only change, warm cache.
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-bench-app-"));
         try {
             await fs.cp(path.join(ROOT, "app"), dir, { recursive: true, filter: (src) => !/\/(node_modules|dist)(\/|$)/.test(src) });
-            await env.up(await env.declare({ appVersion: 2, appDir: dir })); // same sources: warms the cache
+            await env.up(await env.declare({ appVersion: version, appDir: dir })); // same sources: warms the cache
             const server = path.join(dir, "src", "server.ts");
             await fs.appendFile(server, `\n// bench change ${Date.now()}\n`);
-            const decl = await env.declare({ appVersion: 2, appDir: dir });
+            const decl = await env.declare({ appVersion: version, appDir: dir });
             const from = env.applier.events.length;
             const started = Date.now();
             await env.up(decl);

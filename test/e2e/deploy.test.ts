@@ -10,42 +10,28 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { ContainerInfo } from "./apply/api";
 import type { ApplyEvent } from "./apply/apply";
-import { run, sleep, waitFor } from "./harness/proc";
-import { failures, LoadResult, runLoad } from "./support/load";
+import { run, waitFor } from "./harness/proc";
+import { failures, LoadResult } from "./support/load";
 import { E2eEnv, setupE2e } from "./support/env";
+import { BROKEN, drill, NEVER_HEALTHY, reportDrill } from "./support/drills";
 
 const verbose = process.env.BERTH_E2E_VERBOSE === "1";
 const log = (line: string) => {
     if (verbose) process.stderr.write(`${line}\n`);
 };
 
-function report(what: string, r: LoadResult): void {
-    process.stdout.write(
-        `# ${what}: ${r.requests} requests in ${(r.durationMs / 1000).toFixed(1)} s, ${failures(r)} failed, ` +
-            `longest ${r.longestMs.toFixed(0)} ms, versions ${JSON.stringify(r.versions)}\n`,
-    );
-}
-
-/** Runs `during` under load and returns the load's result once both are done (plus a tail). */
-async function underLoad<T>(url: string, connections: number, minDurationMs: number, during: () => Promise<T>) {
-    let release!: () => void;
-    const stop = new Promise<void>((r) => (release = r));
-    const load = runLoad({ url, connections, stop, minDurationMs });
-    await sleep(2000);
-    let outcome: { value?: T; error?: Error };
-    try {
-        outcome = { value: await during() };
-    } catch (e) {
-        outcome = { error: e as Error };
-    }
-    await sleep(3000);
-    release();
-    return { ...outcome, load: await load };
-}
+/** No request in a drill may take this long: a stall, not noise (the connect timeout is 1 s). */
+const STALL_MS = 1000;
 
 describe("Berth on a real Docker engine", () => {
     let env: E2eEnv | undefined;
     let base = "";
+    /**
+     * nginx by its address on the front network: traffic from outside a host reaches the published
+     * port through the kernel's DNAT, while a loopback connection to it goes through docker-proxy, a
+     * userland copy the real path does not have. The drills load this one; `base` checks the published port.
+     */
+    let front = "";
     const skip = process.getuid?.() !== 0 && process.env.CI !== "true" ? "needs root to start a private dockerd" : false;
 
     const events = (name: string, what: ApplyEvent["what"]) => env!.applier.events.filter((e) => e.name === name && e.what === what);
@@ -61,6 +47,12 @@ describe("Berth on a real Docker engine", () => {
     };
     const refreshBase = async () => {
         base = `http://127.0.0.1:${await env!.applier.publishedPort("berth-nginx", 80)}`;
+        const info = (await env!.applier.inspect("berth-nginx")) as unknown as {
+            NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+        };
+        const ip = Object.values(info.NetworkSettings.Networks)[0]?.IPAddress;
+        assert.ok(ip, "nginx has an address on the front network");
+        front = `http://${ip}:80`;
     };
     const appContainers = async () => {
         const list = await env!.api.call<{ Names: string[]; Labels: Record<string, string>; State: string }[]>(
@@ -95,14 +87,17 @@ describe("Berth on a real Docker engine", () => {
     });
 
     it(
-        "1. first deployment: mysql healthy, then create, migrate, the app healthy, then nginx; v1 serves and keeps users",
+        "1. first deployment: mysql healthy, then create, migrate, the app healthy, then the cutover; v1 serves and keeps users",
         { skip },
         async () => {
             await env!.up(await env!.declare({ appVersion: 1 }));
             assert.ok(at("berth-mysql", "healthy") < at("berth-db-create", "started"), "mysql healthy before db-create");
             assert.ok(at("berth-db-create", "exited") <= at("berth-migrate", "started"), "db-create done before migrate");
             assert.ok(at("berth-migrate", "exited") <= at("berth-app", "started"), "migrate done before the app starts");
-            assert.ok(at("berth-app", "healthy") <= at("berth-nginx", "started"), "the app healthy before nginx");
+            const cut = env!.cutovers[0];
+            assert.ok(cut && cut.code === 0 && cut.switched, "the cutover ran and switched");
+            assert.ok(events("berth-app", "healthy")[0]!.at <= cut.started, "the app healthy before the cutover");
+            assert.ok(events("berth-nginx", "started")[0]!.at <= cut.started, "nginx up before the cutover");
             await refreshBase();
             const page = await get("/");
             assert.equal(page.status, 200);
@@ -149,36 +144,87 @@ describe("Berth on a real Docker engine", () => {
         }
     });
 
-    it("2. v1 to v2 under load: new container healthy before the old one stops; zero failed requests", { skip }, async () => {
+    /** Versions whose answers ended before the route flip, and those that started after it. */
+    const aroundCutover = (d: Awaited<ReturnType<typeof drill>>) => {
+        const run = env!.cutovers[env!.cutovers.length - 1];
+        assert.ok(run?.switching && run.switched, "the cutover ran and switched");
+        const at = (ms: number) => d.load.startedAt + ms;
+        const before = d.load.samples.filter((x) => at(x.end) < run.switching! && x.status > 0).map((x) => x.version);
+        const after = d.load.samples.filter((x) => at(x.start) > run.switched! && x.status > 0).map((x) => x.version);
+        return { before: new Set(before), after: new Set(after), run };
+    };
+    /**
+     * The switch is invisible: nothing failed, and no request waited on a dead or unready upstream (the
+     * first design's signature: requests held for the 1 s connect timeout, 2 s after a failed deploy).
+     * The latency targets themselves (longest under 500 ms, p99 within 2x of steady state) are figures
+     * for `npm run bench`, measured side by side on a quiet machine; the report line prints them here.
+     */
+    const invisible = async (d: Awaited<ReturnType<typeof drill>>) => {
+        await noFailures(d.load);
+        assert.ok(d.window.requests > 200, `too little load in the window to mean anything: ${d.window.requests}`);
+        assert.ok(d.window.posts > 40, `too few POSTs: ${d.window.posts}`);
+        assert.ok(d.window.longest < STALL_MS, `a request took ${d.window.longest.toFixed(0)} ms in the deploy window`);
+    };
+    /** Every row a POST was told was created is there. */
+    const rowsKept = async (emails: string[]) => {
+        assert.ok(emails.length > 0, "some POSTs created rows");
+        const sql = 'mysql -N -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" -e "SELECT email FROM users"';
+        const r = await env!.engine.docker(["exec", env!.applier.engineName("berth-mysql"), "sh", "-c", sql], { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        const stored = new Set(r.stdout.split("\n").map((l) => l.trim()));
+        const missing = emails.filter((e) => !stored.has(e));
+        assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${emails.length} created rows are missing`);
+    };
+    const currentVersion = async () => (await get("/")).version;
+    /** What the applier and the cutover did, for drill reports. */
+    const marks = () =>
+        [
+            ...env!.applier.events.map((e) => ({ what: `${e.name}${e.version ? `@${e.version}` : ""} ${e.what}`, at: e.at })),
+            ...env!.cutovers.flatMap((c) => [
+                { what: "cutover start", at: c.started },
+                ...(c.switching ? [{ what: "cutover switching", at: c.switching }] : []),
+                { what: "cutover end", at: c.ended },
+            ]),
+        ].sort((a, b) => a.at - b.at);
+
+    it("2. v1 to v2 under load: v2 gets nothing before its cutover, v1 nothing after; invisible to clients", { skip }, async () => {
         const v2 = await env!.declare({ appVersion: 2 });
-        const { error, load } = await underLoad(`${base}/`, 50, 20_000, () => env!.up(v2));
-        report("v1 -> v2 switch", load);
-        assert.equal(error, undefined);
-        await noFailures(load);
-        assert.ok(load.requests > 500, `too little load to mean anything: ${load.requests}`);
-        assert.ok(load.versions["1"] > 0 && load.versions["2"] > 0, "both versions served during the run");
+        const d = await drill(`${front}/`, () => env!.up(v2));
+        reportDrill("v1 -> v2 switch", d, marks());
+        assert.equal(d.error, undefined);
+        await invisible(d);
+        const { before, after, run } = aroundCutover(d);
+        assert.deepEqual([...before], ["1"], "only v1 answered before the cutover");
+        assert.deepEqual([...after], ["2"], "only v2 answered after the cutover");
         assert.ok(at("berth-app", "healthy", "2") < at("berth-app", "stopping", "1"), "v2 healthy before v1 is stopped");
-        assert.equal((await get("/")).version, "2");
-        assert.match((await get("/users.json")).text, /first@example\.com/);
-        const apps = await appContainers();
+        const stopping = events("berth-app", "stopping").find((e) => e.version === "1");
+        assert.ok(stopping && stopping.at >= run.ended, "v1 is stopped only after the cutover ended");
+        assert.equal(await currentVersion(), "2");
+        await rowsKept(d.load.created);
+        await rowsKept(["first@example.com"]);
         assert.deepEqual(
-            apps.map((c) => c.Labels["berth.version"]),
+            (await appContainers()).map((c) => c.Labels["berth.version"]),
             ["2"],
             "v1 was removed",
         );
     });
 
+    /** A v3 that must never serve: the deploy fails, v2 serves throughout, and no v3 app is routed. */
+    const refusedDrill = async (what: string, config: Record<string, unknown>, why: RegExp) => {
+        const bad = await env!.declare({ appVersion: 3, ...config });
+        const runsBefore = env!.cutovers.length;
+        const d = await drill(`${front}/`, () => env!.up(bad));
+        reportDrill(what, d, marks());
+        assert.match(d.error?.message ?? "(no error)", why);
+        await invisible(d);
+        assert.deepEqual(Object.keys(d.load.versions), ["2"], "only v2 answered");
+        assert.equal(env!.cutovers.length, runsBefore, "no cutover ran");
+        assert.equal(await currentVersion(), "2");
+        await rowsKept(d.load.created);
+    };
+
     it("3. a v3 whose migration fails: v3 never starts, v2 keeps serving, the output is reported", { skip }, async () => {
-        const bad = await env!.declare({
-            appVersion: 3,
-            migrateCommand: '["sh", "-c", "echo migration 0003 failed: no such column >&2; exit 3"]',
-        });
-        const { error, load } = await underLoad(`${base}/`, 10, 5_000, () => env!.up(bad));
-        report("failed migration", load);
-        assert.match(error?.message ?? "", /exited with code 3/);
-        assert.match(error?.message ?? "", /migration 0003 failed: no such column/);
-        await noFailures(load);
-        assert.deepEqual(Object.keys(load.versions), ["2"]);
+        await refusedDrill("failed migration", BROKEN.failedMigration, /exited with code 3[\s\S]*migration 0003 failed: no such column/);
         assert.deepEqual(
             (await appContainers()).map((c) => c.Labels["berth.version"]),
             ["2"],
@@ -186,29 +232,65 @@ describe("Berth on a real Docker engine", () => {
         );
     });
 
-    it("4. a v3 that never turns healthy: the wait times out, v2 keeps serving; a fixed v3 then rolls out", { skip }, async () => {
-        const hung = await env!.declare({ appVersion: 3, appCommand: '["node", "-e", "setInterval(() => {}, 1000)"]', healthTimeout: 15 });
-        const failed = await underLoad(`${base}/`, 20, 5_000, () => env!.up(hung));
-        report("never-healthy v3", failed.load);
-        assert.match(failed.error?.message ?? "", /did not become healthy within 15 s/);
-        await noFailures(failed.load);
-        assert.deepEqual(Object.keys(failed.load.versions), ["2"]);
-
-        const fixed = await env!.declare({ appVersion: 3 });
-        const { error, load } = await underLoad(`${base}/`, 20, 5_000, () => env!.up(fixed));
-        report("fixed v3 roll-out", load);
-        assert.equal(error, undefined);
-        await noFailures(load);
-        assert.equal((await get("/")).version, "3");
-        const apps = await appContainers();
-        assert.deepEqual(
-            apps.map((c) => c.Labels["berth.version"]),
-            ["3"],
-            "the hung v3 and the old v2 are gone",
-        );
+    it("4. a v3 that listens but answers 500 everywhere never gets a request", { skip }, async () => {
+        await refusedDrill("v3 answers 500", BROKEN.answers500, NEVER_HEALTHY);
     });
 
-    it("5. the app process crashes: the restart policy brings it back and it serves again", { skip }, async () => {
+    it("5. a v3 whose port is open but never answers never gets a request", { skip }, async () => {
+        await refusedDrill("v3 hangs", BROKEN.hangs, NEVER_HEALTHY);
+    });
+
+    it("6. a v3 that crashes in a loop never gets a request", { skip }, async () => {
+        await refusedDrill("v3 crash loop", BROKEN.crashLoop, NEVER_HEALTHY);
+    });
+
+    it("7. a v3 that answers 500 for its first 10 s rolls out once healthy, invisibly", { skip }, async () => {
+        const v3 = await env!.declare({ appVersion: 3, ...BROKEN.slowStart });
+        const d = await drill(`${front}/`, () => env!.up(v3));
+        reportDrill("v3 healthy after 10 s", d, marks());
+        assert.equal(d.error, undefined);
+        await invisible(d);
+        const { before, after } = aroundCutover(d);
+        assert.deepEqual([...before], ["2"]);
+        assert.deepEqual([...after], ["3"]);
+        await rowsKept(d.load.created);
+    });
+
+    it("8. the new app container killed as the cutover starts: it restarts, then takes over, invisibly", { skip }, async () => {
+        const v4 = await env!.declare({ appVersion: 4 });
+        env!.cutoverHooks.before = async () => {
+            env!.cutoverHooks.before = undefined;
+            // The process dies as in a crash or an OOM kill (an API kill would count as a manual stop).
+            const info = (await env!.applier.inspect("berth-app")) as ContainerInfo & { State: { Pid: number } };
+            process.kill(info.State.Pid, "SIGKILL");
+        };
+        const d = await drill(`${front}/`, () => env!.up(v4));
+        reportDrill("v4 killed at cutover", d, marks());
+        assert.equal(d.error, undefined);
+        await invisible(d);
+        const info = (await env!.applier.inspect("berth-app")) as ContainerInfo & { RestartCount: number };
+        assert.ok(info.RestartCount > 0, "the killed container was restarted by its policy");
+        const { before, after } = aroundCutover(d);
+        assert.deepEqual([...before], ["3"]);
+        assert.deepEqual([...after], ["4"]);
+        await rowsKept(d.load.created);
+    });
+
+    it("9. dockerd restarts right after a cutover: nginx serves the new version once it is back", { skip }, async () => {
+        await env!.up(await env!.declare({ appVersion: 5 }));
+        await env!.restartEngine();
+        await refreshBase();
+        await waitFor("nginx to serve v5 again", 180_000, async () =>
+            (await get("/").catch(() => undefined))?.version === "5" ? true : undefined,
+        );
+        // Served by v5 only, and steadily.
+        const versions = new Set<string | null>();
+        for (let i = 0; i < 20; i++) versions.add((await get("/")).version);
+        assert.deepEqual([...versions], ["5"]);
+        await rowsKept(["first@example.com"]);
+    });
+
+    it("10. the app process crashes: the restart policy brings it back and it serves again", { skip }, async () => {
         const before = await env!.applier.inspect("berth-app");
         const pid = (before as ContainerInfo & { State: { Pid: number } }).State.Pid;
         assert.ok(pid > 0);
@@ -219,10 +301,10 @@ describe("Berth on a real Docker engine", () => {
         });
         const page = await get("/");
         assert.equal(page.status, 200);
-        assert.equal(page.version, "3");
+        assert.equal(page.version, "5");
     });
 
-    it("6. dockerd restarts: every container comes back and the users are still there", { skip }, async () => {
+    it("11. dockerd restarts: every container comes back and the users are still there", { skip }, async () => {
         await env!.restartEngine();
         for (const name of ["berth-mysql", "berth-app", "berth-nginx"]) {
             await waitFor(`${name} to run again`, 180_000, async () => {
@@ -235,15 +317,35 @@ describe("Berth on a real Docker engine", () => {
         await waitFor("the app to answer through nginx", 60_000, async () =>
             (await get("/").catch(() => undefined))?.status === 200 ? true : undefined,
         );
-        assert.match((await get("/users.json")).text, /first@example\.com/);
+        await rowsKept(["first@example.com"]);
     });
 
-    it("7. MySQL restarts: /up goes 503, then 200 again, and no data is lost", { skip }, async () => {
+    it("12. MySQL restarts: /up goes 503, then 200 again, and no data is lost", { skip }, async () => {
         const mysql = env!.applier.engineName("berth-mysql");
         await env!.api.call("POST", `/containers/${mysql}/stop?t=120`, undefined, 180_000);
         await waitFor("/up to answer 503", 60_000, async () => ((await get("/up")).status === 503 ? true : undefined));
         await env!.api.call("POST", `/containers/${mysql}/start`);
         await waitFor("/up to answer 200", 120_000, async () => ((await get("/up")).status === 200 ? true : undefined));
-        assert.match((await get("/users.json")).text, /first@example\.com/);
+        await rowsKept(["first@example.com"]);
+    });
+
+    it("13. the planner's cascade rule bites: with migrate delete-before-replace, the switch fails requests", { skip }, async () => {
+        // The first wave's bug, on purpose: the engine deletes the app (whose labels take migrate's
+        // result) before the new migrate runs (calculateDependentReplacements). This proves the e2e
+        // switch is judged on the engine's real rules: made delete-before-replace, it fails.
+        const live = await currentVersion();
+        const next = await env!.declare({ appVersion: Number(live) + 1 });
+        const broken = next.map((r) => (r.name === "berth-migrate" ? { ...r, deleteBeforeReplace: true } : r));
+        const d = await drill(`${front}/`, () => env!.up(broken));
+        reportDrill("migrate made delete-before-replace", d, marks());
+        assert.equal(d.error, undefined, "the update itself succeeds");
+        assert.ok(failures(d.load) > 0, "requests failed while no app was running");
+        assert.ok(
+            at("berth-app", "removed", live!) < at("berth-migrate", "started", undefined),
+            "the running app was deleted before the new migrate started",
+        );
+        await waitFor("the new version to serve", 60_000, async () =>
+            (await currentVersion()) === String(Number(live) + 1) ? true : undefined,
+        );
     });
 });

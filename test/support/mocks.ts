@@ -3,6 +3,8 @@
  * throw, so a new lookup in the program cannot pass unnoticed. TLS resources get real cryptography.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { tlsState } from "./tls-crypto";
 
@@ -18,6 +20,18 @@ export interface MockInput {
     failingCommands?: string[];
     /** The elastic IP's address (default MOCK_IP); its public DNS name is derived from it as EC2 does. */
     publicIp?: string;
+    /**
+     * Keep the TLS resources' state here across runs: the engine keeps a created key or certificate in
+     * its state, so a later `pulumi up` sees the same material. Without it each run makes new material.
+     */
+    tlsStateDir?: string;
+    /**
+     * The CIDRs the stack's security group opens SSH and the Docker API to now, as the program's
+     * lookup (infra/host/admin-rules.ts) reads them from AWS. Absent: the stack has no group yet.
+     */
+    openAdminCidrs?: string[];
+    /** What checkip.amazonaws.com answers (program-runner.ts stands in for it); absent: it fails. */
+    detectedIp?: string;
 }
 
 export const MOCK_IP = "203.0.113.10";
@@ -81,11 +95,56 @@ function dockerState(
     }
 }
 
+/** tlsState, kept per resource and inputs in `dir` (written atomically, so parallel runs never read half a file). */
+function keptTlsState(dir: string, type: string, name: string, inputs: Record<string, unknown>) {
+    if (!type.startsWith("tls:")) return undefined;
+    const key = crypto
+        .createHash("sha256")
+        .update(JSON.stringify([type, name, inputs]))
+        .digest("hex")
+        .slice(0, 32);
+    const file = path.join(dir, `${key}.json`);
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    const state = tlsState(type, inputs);
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(state));
+    fs.renameSync(tmp, file);
+    return state;
+}
+
+export const MOCK_SG_ID = "sg-0berth0000000001";
+
+/**
+ * The stack's security group rules as DescribeSecurityGroupRules reports them, keyed by rule ID:
+ * what infra/host/index.ts creates, with `openAdminCidrs` on 22 and 2376. Egress rules are "all
+ * traffic" (protocol -1, ports -1), as EC2 reports them.
+ */
+function mockSecurityGroupRules(input: MockInput): Map<string, Record<string, unknown>> {
+    const rule = (isEgress: boolean, ipProtocol: string, port: number, cidr: string) => ({
+        isEgress,
+        ipProtocol,
+        fromPort: port,
+        toPort: port,
+        cidrIpv4: cidr.includes(":") ? "" : cidr,
+        cidrIpv6: cidr.includes(":") ? cidr : "",
+        securityGroupId: MOCK_SG_ID,
+    });
+    const rules = [
+        rule(false, "tcp", 80, "0.0.0.0/0"),
+        rule(false, "tcp", 80, "::/0"),
+        ...(input.openAdminCidrs ?? []).flatMap((c) => [rule(false, "tcp", 22, c), rule(false, "tcp", 2376, c)]),
+        rule(true, "-1", -1, "0.0.0.0/0"),
+        rule(true, "-1", -1, "::/0"),
+    ];
+    return new Map(rules.map((r, i) => [hexId("sgr", `${i}`), { ...r, securityGroupRuleId: hexId("sgr", `${i}`) }]));
+}
+
 export function mocks(input: MockInput, invokes: { token: string; inputs: unknown }[]): pulumi.runtime.Mocks {
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
             const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
-            const tls = tlsState(args.type, inputs);
+            const tls = input.tlsStateDir ? keptTlsState(input.tlsStateDir, args.type, args.name, inputs) : tlsState(args.type, inputs);
             if (tls) return { id: hexId("tls", args.name), state: tls };
             switch (args.type) {
                 case "aws:ec2/eip:Eip": {
@@ -135,6 +194,24 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                         vpcId: "vpc-0abc1234",
                         availabilityZone: (i.availabilityZone as string | undefined) ?? "eu-west-1b",
                     };
+                // Result shapes: pulumi/pulumi-aws sdk/nodejs/ec2/getSecurityGroups.ts,
+                // sdk/nodejs/vpc/getSecurityGroupRules.ts, sdk/nodejs/vpc/getSecurityGroupRule.ts.
+                case "aws:ec2/getSecurityGroups:getSecurityGroups": {
+                    const found = input.openAdminCidrs !== undefined;
+                    return { id: "eu-west-1", ids: found ? [MOCK_SG_ID] : [], arns: [], vpcIds: found ? ["vpc-0abc1234"] : [] };
+                }
+                case "aws:vpc/getSecurityGroupRules:getSecurityGroupRules": {
+                    const filters = (i.filters as { name: string; values: string[] }[] | undefined) ?? [];
+                    const groups = filters.find((f) => f.name === "group-id")?.values ?? [];
+                    const rules = [...mockSecurityGroupRules(input)].filter(([, r]) => groups.includes(String(r.securityGroupId)));
+                    return { id: "eu-west-1", ids: rules.map(([id]) => id) };
+                }
+                case "aws:vpc/getSecurityGroupRule:getSecurityGroupRule": {
+                    const found = mockSecurityGroupRules(input).get(String(i.securityGroupRuleId));
+                    // The data source fails when no rule matches (tfresource.SingularDataSourceFindError).
+                    if (!found) throw new Error(`reading Security Group Rules: no matching Security Group Rule found`);
+                    return { id: found.securityGroupRuleId, ...found };
+                }
                 default:
                     throw new Error(`mocks: unexpected invoke ${args.token}`);
             }

@@ -98,7 +98,22 @@ export class Applier {
      * its end.
      */
     async apply(steps: Step[]): Promise<void> {
-        for (const step of steps) await this.applyStep(step);
+        for (let i = 0; i < steps.length;) {
+            const step = steps[i]!;
+            // The end-of-update deletes of one round run in parallel, as the engine runs an antichain.
+            if (step.op === "delete" && step.round !== undefined) {
+                let j = i;
+                while (j < steps.length && steps[j]!.op === "delete" && (steps[j] as { round?: number }).round === step.round) j++;
+                const batch = steps.slice(i, j);
+                const results = await Promise.allSettled(batch.map((s) => this.applyStep(s)));
+                const failed = results.find((r) => r.status === "rejected");
+                if (failed) throw (failed as PromiseRejectedResult).reason;
+                i = j;
+                continue;
+            }
+            await this.applyStep(step);
+            i++;
+        }
     }
 
     private mine(p: Prior): Deployed {

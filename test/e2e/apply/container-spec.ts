@@ -29,6 +29,7 @@ interface Inputs {
     ports?: { internal: number; external?: number; protocol?: string; ip?: string }[];
     networksAdvanced?: { name: string; aliases?: string[] }[];
     sysctls?: Record<string, string>;
+    cpuShares?: number;
 }
 
 /** Go duration text ("5s", "1m30s", "250ms") to nanoseconds, as the Engine API wants. */
@@ -74,6 +75,7 @@ export function containerCreateBody(raw: Record<string, unknown>, remap: Remaps)
             RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: i.maxRetryCount ?? 0 },
             Init: i.init,
             Sysctls: i.sysctls,
+            CpuShares: i.cpuShares,
             Binds: (i.volumes ?? [])
                 .filter((v) => v.hostPath)
                 .map((v) => `${remap.hostPath(v.hostPath!)}:${v.containerPath}${v.readOnly ? ":ro" : ""}`),

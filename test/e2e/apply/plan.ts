@@ -67,7 +67,7 @@ export type Step =
     | { op: "same"; resource: DockerResource; old: Prior }
     | { op: "update"; resource: DockerResource; old: Prior; keys: string[] }
     | { op: "replace-create"; resource: DockerResource; old: Prior; keys: string[]; deleteBeforeReplace: boolean }
-    | { op: "delete"; resource: DockerResource; old: Prior; reason: DeleteReason };
+    | { op: "delete"; resource: DockerResource; old: Prior; reason: DeleteReason; round?: number };
 
 /** The planned resources of a mocks run, each after its dependencies (registration order). */
 export function dockerResources(result: ProgramResult): DockerResource[] {
@@ -254,7 +254,9 @@ export function planUpdate(prior: readonly Prior[] | undefined, declared: readon
 
 /**
  * step_generator.go, ScheduleDeletes: peel off the condemned resources none of whose dependencies
- * are still condemned, round by round, then reverse the rounds, so dependents go first.
+ * are still condemned, round by round, then reverse the rounds, so dependents go first. Each round
+ * is an antichain the step executor deletes in parallel (step_executor.go ExecuteParallel): the
+ * steps carry their round so the applier can do the same.
  */
 function scheduleDeletes(condemned: { prior: Prior; reason: DeleteReason }[]): Step[] {
     const rounds: (typeof condemned)[] = [];
@@ -268,8 +270,8 @@ function scheduleDeletes(condemned: { prior: Prior; reason: DeleteReason }[]): S
     }
     return rounds
         .reverse()
-        .flatMap((round) => round.reverse())
-        .map((c) => ({ op: "delete", resource: c.prior.resource, old: c.prior, reason: c.reason }));
+        .flatMap((round, i) => round.reverse().map((c) => ({ c, i })))
+        .map(({ c, i }) => ({ op: "delete", resource: c.prior.resource, old: c.prior, reason: c.reason, round: i }));
 }
 
 /** The state right after a fresh `pulumi up` of `declared`: every resource as its provider records it. */

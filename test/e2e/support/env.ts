@@ -4,7 +4,8 @@
  * its Docker provider, and an applier that deploys what the program declares.
  */
 import * as crypto from "node:crypto";
-import { promises as fs } from "node:fs";
+import { promises as fs, rmSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { BASE_CONFIG, one, ProgramResult, runProgram } from "../../support/program";
 import { dockerOptsArgv, dropIn, parseCloudConfig, relocateFlagPaths, writeHostFiles } from "../../support/mtls/host-files";
@@ -13,6 +14,7 @@ import { ensureImage } from "../harness/images";
 import { freePort } from "../harness/tls";
 import { DockerApi } from "../apply/api";
 import { Applier } from "../apply/apply";
+import { CutoverHooks, CutoverRun, runCommand } from "./cutover";
 import { dockerResources, DockerResource, planUpdate } from "../apply/plan";
 
 /** The official image the sample app's Dockerfile builds on (its ARG NODE_IMAGE default). */
@@ -26,6 +28,10 @@ export interface E2eEnv {
     buildArgs: Record<string, string>;
     /** The stack outputs of the run whose TLS material the engine serves, with the engine's real port. */
     outputs: Record<string, unknown>;
+    /** Every run of the cutover command, in order. */
+    cutovers: CutoverRun[];
+    /** Hooks for the next cutover runs (drills break things at the worst moment). */
+    cutoverHooks: CutoverHooks;
     /** Runs the program under mocks with `config` on top of the base config. */
     declare(config: Record<string, unknown>): Promise<DockerResource[]>;
     /** `pulumi up` of a declaration: plans from the current state and applies. */
@@ -35,16 +41,20 @@ export interface E2eEnv {
     close(): Promise<void>;
 }
 
+/** The TLS material of this process's stack, kept across its `pulumi up`s as the engine keeps it in state. */
+const TLS_STATE_DIR = path.join(os.tmpdir(), `berth-e2e-tls-${process.pid}`);
+process.once("exit", () => rmSync(TLS_STATE_DIR, { recursive: true, force: true }));
+
 export const APP_DEFAULTS = { ...BASE_CONFIG, healthTimeout: 90 };
 
 export async function declare(config: Record<string, unknown>): Promise<{ result: ProgramResult; resources: DockerResource[] }> {
-    const result = await runProgram({ config: { ...APP_DEFAULTS, ...config }, publicIp: "127.0.0.1" });
+    const result = await runProgram({ config: { ...APP_DEFAULTS, ...config }, publicIp: "127.0.0.1", tlsStateDir: TLS_STATE_DIR });
     return { result, resources: dockerResources(result) };
 }
 
 export async function setupE2e(log: (line: string) => void = () => undefined): Promise<E2eEnv> {
     // The host's daemon, as cloud-config sets it up: its TLS files and the drop-in's flags.
-    const base = await runProgram({ config: APP_DEFAULTS, publicIp: "127.0.0.1" });
+    const base = await runProgram({ config: APP_DEFAULTS, publicIp: "127.0.0.1", tlsStateDir: TLS_STATE_DIR });
     if (base.error) throw new Error(`the program failed under mocks: ${base.error}`);
     const doc = parseCloudConfig(String(one(base, "aws:ec2/instance:Instance").inputs.userData));
     const engineDir = defaultEngineDir();
@@ -73,7 +83,29 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const nodeImage = await ensureImage(engine, NODE_IMAGE, "node");
     const buildArgs: Record<string, string> = nodeImage === NODE_IMAGE ? {} : { NODE_IMAGE: nodeImage };
     const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
-    const applier = new Applier({ api, engine, dataDir, prefix: `berth-e2e-${process.pid}`, buildArgs, log });
+    const cutovers: CutoverRun[] = [];
+    const cutoverHooks: CutoverHooks = {};
+    const applier: Applier = new Applier({
+        api,
+        engine,
+        dataDir,
+        prefix: `berth-e2e-${process.pid}`,
+        buildArgs,
+        log,
+        // The program's commands, run as the Command provider runs them: the readiness gate and the cutover.
+        runCommand: async (r, op) => {
+            if (op === "delete") return;
+            const names = applier.current().map((x) => x.resource.name);
+            const cutover = r.name.endsWith("-cutover");
+            const material = {
+                port,
+                ca: String(provider.caMaterial),
+                cert: String(provider.certMaterial),
+                key: String(provider.keyMaterial),
+            };
+            await runCommand(r.inputs, (n) => applier.engineName(n), names, material, cutover ? cutovers : [], cutover ? cutoverHooks : {});
+        },
+    });
 
     const outputs = Object.fromEntries(Object.entries(base.outputs).map(([k, o]) => [k, o.value]));
     // The program says 2376; this engine listens on a free loopback port with the same material.
@@ -84,6 +116,8 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
         outputs,
         applier,
         buildArgs,
+        cutovers,
+        cutoverHooks,
         declare: async (config) => (await declare(config)).resources,
         up: (declared) => applier.apply(planUpdate(applier.current(), declared)),
         restartEngine: async () => {

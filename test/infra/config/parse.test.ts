@@ -48,7 +48,7 @@ describe("parseConfig defaults", () => {
                 subnetId: undefined,
                 amiId: undefined,
                 mysqlImage: "mysql:8.4",
-                nginxImage: "nginx:1.28.0-alpine",
+                nginxImage: "nginx:1.30-alpine",
                 mysqlUser: "app",
                 mysqlDatabase: "app",
                 updateStrategy: "reboot",
@@ -442,7 +442,7 @@ describe("parseConfig strings with a pattern", () => {
         refusedWithVersion(
             { nginxImage: "nginx latest" },
             "nginxImage",
-            'berth:nginxImage must be an image reference such as "nginx:1.28.0-alpine", got "nginx latest"',
+            'berth:nginxImage must be an image reference such as "nginx:1.30-alpine", got "nginx latest"',
         );
     });
 });

@@ -25,7 +25,7 @@ describe("the deployment under mocks", () => {
         assert.equal(v2.error, undefined);
     });
 
-    it("orders mysql healthy, then create, then migrate, then the app, then nginx; the image before migrate", () => {
+    it("orders mysql healthy, then create, then migrate, then the app, then the cutover; the image before migrate", () => {
         const mysql = one(v1, CONTAINER, "-mysql");
         const create = one(v1, CONTAINER, "-db-create");
         const migrate = one(v1, CONTAINER, "-migrate");
@@ -38,7 +38,10 @@ describe("the deployment under mocks", () => {
         assert.ok(migrate.dependencies.includes(mysql.urn) && migrate.dependencies.includes(create.urn));
         assert.ok(migrate.dependencies.includes(image.urn), "the image is built before migrate");
         assert.ok(app.dependencies.includes(migrate.urn));
-        assert.ok(nginx.dependencies.includes(app.urn));
+        // nginx is the same for every version: it waits for nothing of the app's.
+        assert.ok(!nginx.dependencies.includes(app.urn));
+        const cutover = one(v1, "command:local:Command", "-cutover");
+        assert.ok(cutover.dependencies.includes(app.urn) && cutover.dependencies.includes(nginx.urn));
         for (const step of [create, migrate]) {
             assert.equal(step.inputs.attach, true, `${step.name} runs to completion`);
             assert.equal(step.inputs.mustRun, false);
@@ -47,17 +50,34 @@ describe("the deployment under mocks", () => {
         assert.equal(app.inputs.waitTimeout, 120);
     });
 
-    it("replaces the app create-before-delete, and mysql and nginx delete-before-replace", () => {
-        assert.equal(one(v1, CONTAINER, "-app").deleteBeforeReplace, false);
-        assert.equal(one(v1, CONTAINER, "-mysql").deleteBeforeReplace, true);
-        assert.equal(one(v1, CONTAINER, "-nginx").deleteBeforeReplace, true);
+    it("states every container's replace policy: only mysql and nginx delete-before-replace", () => {
+        // The provider's default for a container is delete-before-replace (pulumi-docker
+        // provider/resources.go), which cascades into dependents: no container may rely on it.
+        for (const c of byType(v1, CONTAINER)) assert.notEqual(c.deleteBeforeReplace, undefined, `${c.name} states its policy`);
+        const dbr = byType(v1, CONTAINER)
+            .filter((c) => c.deleteBeforeReplace)
+            .map((c) => c.name)
+            .sort();
+        assert.deepEqual(dbr, ["berth-mysql", "berth-nginx"]);
+        // Nothing on the version-bump path takes a delete-before-replace container's outputs.
+        const dbrUrns = new Set(
+            byType(v1, CONTAINER)
+                .filter((c) => c.deleteBeforeReplace)
+                .map((c) => c.urn),
+        );
+        for (const name of ["-db-create", "-migrate", "-app"]) {
+            const c = one(v1, CONTAINER, name);
+            const propertyDeps = Object.values(c.propertyDependencies ?? {}).flat();
+            assert.ok(!propertyDeps.some((u) => dbrUrns.has(u)), `${c.name} takes no input from mysql or nginx`);
+        }
         const app = one(v1, CONTAINER, "-app").inputs;
         assert.equal(app.restart, "unless-stopped");
         assert.equal(app.stopTimeout, 30);
         assert.equal(app.destroyGraceSeconds, 30, "the old version drains on delete too");
-        const net = one(v1, "docker:index/network:Network");
-        assert.equal(net.inputs.driver, "bridge");
-        assert.deepEqual(app.networksAdvanced, [{ name: "berth-net-1234567", aliases: ["app"] }]);
+        for (const net of byType(v1, "docker:index/network:Network")) assert.equal(net.inputs.driver, "bridge");
+        // The app joins the front network only through the cutover, once healthy.
+        assert.deepEqual(app.networksAdvanced, [{ name: "berth-net-1234567", aliases: [] }]);
+        assert.deepEqual(one(v1, CONTAINER, "-nginx").inputs.networksAdvanced, [{ name: "berth-front-1234567", aliases: [] }]);
         assert.equal(one(v1, CONTAINER, "-mysql").inputs.restart, "always");
         assert.ok(Number(one(v1, CONTAINER, "-mysql").inputs.stopTimeout) >= 60, "InnoDB gets time to shut down");
     });
@@ -76,7 +96,7 @@ describe("the deployment under mocks", () => {
         assert.deepEqual(changed.get("berth-app-image"), ["imageName"]);
         assert.ok(changed.get("berth-migrate")!.includes("image"));
         assert.ok(changed.get("berth-app")!.includes("image") && changed.get("berth-app")!.includes("envs"));
-        for (const same of ["berth-nginx", "berth-mysql", "berth-net", "berth-mysql-image", "berth-nginx-image"]) {
+        for (const same of ["berth-nginx", "berth-mysql", "berth-net", "berth-front", "berth-mysql-image", "berth-nginx-image"]) {
             assert.deepEqual(changed.get(same), [], `${same} is untouched`);
         }
         // create runs on the first deployment only: whatever differs is ignored.
@@ -155,7 +175,7 @@ describe("the deployment under mocks", () => {
         const upload = (one(v1, CONTAINER, "-nginx").inputs.uploads as { file: string; content: string }[])[0];
         assert.equal(upload.file, "/etc/nginx/conf.d/default.conf");
         assert.match(upload.content, /resolver 127\.0\.0\.11/);
-        assert.match(upload.content, /http:\/\/app:3000/);
+        assert.match(upload.content, /server app-blue:3000 resolve;/);
     });
 
     it("prints ready-to-paste commands", () => {
@@ -174,7 +194,7 @@ describe("failing steps", () => {
         assert.match(r.error ?? "", /migration 0002 failed: Unknown column 'nope'/);
         assert.match(r.error ?? "", /pulumi up --replace '.*berth-migrate'/);
         assert.equal(byType(r, CONTAINER).filter((c) => c.name.endsWith("-app")).length, 0);
-        assert.equal(byType(r, CONTAINER).filter((c) => c.name.endsWith("-nginx")).length, 0);
+        assert.equal(byType(r, "command:local:Command").filter((c) => c.name.endsWith("-cutover")).length, 0, "no cutover");
     });
 
     it("a failing db:create stops before migrate's result is used", async () => {
@@ -209,6 +229,6 @@ describe("the original Rails app, by config alone", () => {
         assert.ok((app.envs as string[]).includes("RAILS_ENV=production"));
         assert.ok((app.envs as string[]).includes("MYSQL_DATABASE=devops_production"));
         assert.deepEqual(one(r, CONTAINER, "-migrate").inputs.command, ["bundle", "exec", "rake", "db:migrate"]);
-        assert.match((one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content, /http:\/\/app:9999/);
+        assert.match((one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content, /server app-green:9999 resolve;/);
     });
 });

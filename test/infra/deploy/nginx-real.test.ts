@@ -1,19 +1,21 @@
-// Debian's nginx running the rendered config in front of two stand-in app processes that share one DNS
-// name (as Docker's DNS answers for a network alias during a deploy); one of them dies under load and no
-// client request may fail.
+// Real nginx (>= 1.27.3, test/support/nginx/binary.ts) running the rendered config in front of two stand-in
+// app processes, one per slot name (as Docker's DNS answers for the slots on the front network). The
+// route marker is flipped under load: every request started after the flip goes to the new slot, none
+// fails, and no reload happens. A killed live backend falls back to the other slot.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { renderNginxConfig } from "../../../infra/deploy/nginx";
+import { renderNginxConfig, routeMarker } from "../../../infra/deploy/nginx";
+import { MIN_NGINX_VERSION, compareVersions, nginxBinary } from "../../support/nginx/binary";
 import { startDns } from "../../support/nginx/dns";
 import { get, Load, mainConf, startBackend, startNginx, stop, type Sample } from "../../support/nginx/harness";
 
-const NAME = "app.test";
-const A = { name: "a", host: "127.0.0.2" }; // all of 127.0.0.0/8 is loopback on Linux
-const B = { name: "b", host: "127.0.0.3" };
+const SLOTS = { blue: "app-blue.test", green: "app-green.test" };
+const A = { name: "a", host: "127.0.0.2" }; // all of 127.0.0.0/8 is loopback on Linux: a answers as blue
+const B = { name: "b", host: "127.0.0.3" }; // b as green
 const CLIENTS = 20;
 const BACKEND_DELAY_MS = 20; // keeps requests in flight on the backend that gets killed
 
@@ -29,7 +31,7 @@ async function freePort(): Promise<number> {
 async function startStack(t: TestContext) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-nginx-"));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const dns = await startDns({ [NAME]: [A.host, B.host] });
+    const dns = await startDns({ [SLOTS.blue]: [A.host], [SLOTS.green]: [B.host] });
     t.after(() => dns.close());
 
     const a = startBackend(A.name, A.host, 0, BACKEND_DELAY_MS);
@@ -40,10 +42,19 @@ async function startStack(t: TestContext) {
     await b.ready;
 
     const listenPort = await freePort();
-    const conf = renderNginxConfig({ appHost: NAME, appPort, listenPort, resolver: `127.0.0.1:${dns.port}` });
+    const routeDir = path.join(dir, "route");
+    fs.mkdirSync(routeDir);
+    const conf = renderNginxConfig({
+        slots: SLOTS,
+        appPort,
+        listenPort,
+        routeDir,
+        resolver: `127.0.0.1:${dns.port}`,
+        probePort: await freePort(),
+    });
     fs.writeFileSync(path.join(dir, "default.conf"), conf);
     fs.writeFileSync(path.join(dir, "nginx.conf"), mainConf(dir, path.join(dir, "default.conf")));
-    const nginx = startNginx(dir);
+    const nginx = await startNginx(dir);
     t.after(() => stop(nginx, "SIGTERM"));
 
     const url = `http://127.0.0.1:${listenPort}/`;
@@ -57,18 +68,12 @@ async function startStack(t: TestContext) {
         if (i >= 200) assert.fail(`nginx not answering on ${url}: ${read(dir, "error.log")}`);
         await new Promise((r) => setTimeout(r, 100));
     }
-    return { dir, url, a: a.child, dns };
+    const marker = routeMarker(routeDir, SLOTS);
+    return { dir, url, a: a.child, b: b.child, dns, marker, nginx };
 }
 
 function read(dir: string, file: string): string {
     return fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), "utf8") : "";
-}
-
-/** Access-log lines (format "berth") whose request went to more than one address. */
-function retriedLines(dir: string): string[] {
-    return read(dir, "access.log")
-        .split("\n")
-        .filter((line) => /upstream="[^"]*,/.test(line));
 }
 
 function describeFailures(failures: readonly Sample[]): string {
@@ -80,81 +85,89 @@ function describeFailures(failures: readonly Sample[]): string {
 
 const servedBy = (samples: readonly Sample[], name: string) => samples.filter((s) => s.backend === name).length;
 
-/**
- * Load through nginx; once both backends have answered, `signal` backend a; keep the load on until
- * 600 more requests started after a exited. Returns every sample and the two instants.
- */
-async function drill(url: string, a: ReturnType<typeof startBackend>["child"], signal: NodeJS.Signals) {
-    const load = new Load(url, CLIENTS);
-    let signalled = 0;
-    let exited = Infinity;
-    let exitCode: number | null = null;
-    try {
-        const warm = () => servedBy(load.samples, A.name) >= 50 && servedBy(load.samples, B.name) >= 50;
-        await load.until("both backends to answer 50 requests", warm);
-        signalled = performance.now();
-        exitCode = await stop(a, signal);
-        exited = performance.now();
-        const afterExit = () => load.samples.filter((s) => s.started > exited).length >= 600;
-        await load.until("600 requests after backend a exited", afterExit);
-    } finally {
-        await load.stop();
-    }
-    return { samples: load.samples, signalled, exited, exitCode };
-}
+describe("rendered nginx config in front of two app processes, one per slot", () => {
+    it(`runs an nginx with upstream resolve (>= ${MIN_NGINX_VERSION})`, async () => {
+        const bin = await nginxBinary();
+        assert.ok(compareVersions(bin.version, MIN_NGINX_VERSION) >= 0, `${bin.origin} is nginx ${bin.version}`);
+    });
 
-function assertNothingDropped(t: TestContext, dir: string, run: Awaited<ReturnType<typeof drill>>): void {
-    const { samples, exited } = run;
-    const failures = samples.filter((s) => s.status !== 200 || s.error !== null);
-    const retried = retriedLines(dir);
-    const upstreamErrors = (re: RegExp) =>
-        read(dir, "error.log")
-            .split("\n")
-            .filter((l) => re.test(l)).length;
-    const refused = upstreamErrors(/Connection refused/);
-    const cut = upstreamErrors(/prematurely closed|reset by peer/);
-    t.diagnostic(
-        `${samples.length} requests, ${failures.length} failed; nginx retried ${retried.length} ` +
-            `(${refused} refused, ${cut} cut mid-response)`,
-    );
-    assert.equal(failures.length, 0, `${failures.length} of ${samples.length} failed: ${describeFailures(failures)}`);
-
-    const before = samples.filter((s) => s.ended < run.signalled);
-    assert.ok(servedBy(before, A.name) > 0 && servedBy(before, B.name) > 0, "both backends served before");
-    const after = samples.filter((s) => s.started > exited);
-    assert.ok(after.length >= 600);
-    assert.deepEqual(new Set(after.map((s) => s.backend)), new Set([B.name]), "only the survivor serves after");
-    // Our DNS keeps listing the dead address, so the retry path is exercised, not avoided.
-    assert.ok(retried.length > 0, "nginx retried on the other address at least once");
-}
-
-describe("rendered nginx config in front of two app processes behind one name", () => {
     it("passes the proxy headers and the client's Host to the app", async (t) => {
         const s = await startStack(t);
         const res = await get(s.url, undefined, { host: "shop.example:8080", "x-forwarded-for": "203.0.113.9" });
         assert.equal(res.status, 200);
         const seen = JSON.parse(res.body) as Record<string, unknown>;
+        assert.equal(seen.name, A.name, "no marker: the blue slot is live");
         assert.equal(seen.host, "shop.example:8080");
         assert.equal(seen.xForwardedFor, "203.0.113.9, 127.0.0.1");
         assert.equal(seen.xForwardedProto, "http");
         assert.equal(seen.xRealIp, "127.0.0.1");
-        assert.ok(s.dns.queries.includes(`${NAME} 1`), "nginx asked the resolver for the A record");
+        assert.ok(s.dns.queries.includes(`${SLOTS.blue} 1`), "nginx asked the resolver for the A record");
         assert.ok(!s.dns.queries.some((q) => q.endsWith(" 28")), "ipv6=off: no AAAA query");
     });
 
-    it("drops nothing when a backend is SIGKILLed under load (refused and reset connections)", async (t) => {
+    it("flipping the marker moves every new request at once, with none failed and no reload", async (t) => {
         const s = await startStack(t);
-        const run = await drill(s.url, s.a, "SIGKILL");
-        assert.equal(s.a.signalCode, "SIGKILL");
-        assertNothingDropped(t, s.dir, run);
+        const load = new Load(s.url, CLIENTS);
+        let flipped = 0;
+        let flippedBack = 0;
+        try {
+            await load.until("blue to answer 300 requests", () => servedBy(load.samples, A.name) >= 300);
+            flipped = performance.now();
+            fs.writeFileSync(s.marker, "");
+            await load.until("600 requests after the flip", () => load.samples.filter((x) => x.started > flipped).length >= 600);
+            flippedBack = performance.now();
+            fs.rmSync(s.marker);
+            await load.until("600 requests after the flip back", () => load.samples.filter((x) => x.started > flippedBack).length >= 600);
+        } finally {
+            await load.stop();
+        }
+        const samples = load.samples;
+        const failures = samples.filter((x) => x.status !== 200 || x.error !== null);
+        t.diagnostic(`${samples.length} requests, ${failures.length} failed`);
+        assert.equal(failures.length, 0, describeFailures(failures));
+        const names = (from: number, to: number) => new Set(samples.filter((x) => x.started > from && x.ended < to).map((x) => x.backend));
+        assert.deepEqual([...names(0, flipped)], [A.name], "only blue before the flip");
+        assert.deepEqual([...names(flipped, flippedBack)], [B.name], "only green between the flips");
+        assert.deepEqual([...names(flippedBack, Infinity)], [A.name], "only blue after the flip back");
+        assert.equal(s.nginx.exitCode, null, "nginx kept running");
+        assert.doesNotMatch(read(s.dir, "error.log"), /reconfiguring|gracefully shutting down/, "no reload happened");
     });
 
-    it("drops nothing when a backend drains on SIGTERM under load", async (t) => {
+    it("a live backend SIGKILLed under load: requests fall back to the other slot, none fails", async (t) => {
         const s = await startStack(t);
-        const run = await drill(s.url, s.a, "SIGTERM");
-        assert.equal(run.exitCode, 0, "backend a exited 0 after draining");
-        assertNothingDropped(t, s.dir, run);
-        const drained = run.samples.filter((x) => x.backend === A.name && x.ended > run.signalled);
-        assert.ok(drained.length > 0, "backend a finished requests it had in flight when signalled");
+        const load = new Load(s.url, CLIENTS);
+        let exited = 0;
+        try {
+            await load.until("blue to answer 300 requests", () => servedBy(load.samples, A.name) >= 300);
+            await stop(s.a, "SIGKILL");
+            exited = performance.now();
+            await load.until("600 requests after blue died", () => load.samples.filter((x) => x.started > exited).length >= 600);
+        } finally {
+            await load.stop();
+        }
+        const failures = load.samples.filter((x) => x.status !== 200 || x.error !== null);
+        assert.equal(failures.length, 0, describeFailures(failures));
+        const after = load.samples.filter((x) => x.started > exited);
+        assert.deepEqual(new Set(after.map((x) => x.backend)), new Set([B.name]), "the backup slot serves");
+    });
+
+    it("a live backend draining on SIGTERM after the flip finishes its requests; none fails", async (t) => {
+        const s = await startStack(t);
+        const load = new Load(s.url, CLIENTS);
+        let code: number | null = null;
+        try {
+            await load.until("blue to answer 300 requests", () => servedBy(load.samples, A.name) >= 300);
+            fs.writeFileSync(s.marker, "");
+            const flipped = performance.now();
+            await load.until("200 requests after the flip", () => load.samples.filter((x) => x.started > flipped).length >= 200);
+            code = await stop(s.a, "SIGTERM");
+            const exited = performance.now();
+            await load.until("300 requests after blue exited", () => load.samples.filter((x) => x.started > exited).length >= 300);
+        } finally {
+            await load.stop();
+        }
+        assert.equal(code, 0, "blue drained and exited 0");
+        const failures = load.samples.filter((x) => x.status !== 200 || x.error !== null);
+        assert.equal(failures.length, 0, describeFailures(failures));
     });
 });

@@ -1,20 +1,22 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderNginxConfig, serializeNginxConfig, type NginxConfigOptions, type NginxNode } from "../../../infra/deploy/nginx";
+import { MIN_NGINX_VERSION, compareVersions, nginxBinary, runNginx } from "../../support/nginx/binary";
 import { mainConf } from "../../support/nginx/harness";
 import { all, one, parseNginx, type Directive } from "../../support/nginx/parse";
 
-const BASE: NginxConfigOptions = { appHost: "app", appPort: 3000 };
+const BASE: NginxConfigOptions = { slots: { blue: "app-blue", green: "app-green" }, appPort: 3000, routeDir: "/etc/nginx/berth-route" };
 
 function render(opts: NginxConfigOptions) {
     const top = parseNginx(renderNginxConfig(opts));
-    const server = one(top, "server").block ?? [];
+    const [main, probe] = all(top, "server").map((s) => s.block ?? []);
+    const server = main ?? [];
     const location = one(server, "location");
-    return { top, server, location: location.block ?? [], locationArgs: location.args };
+    const upstreams = Object.fromEntries(all(top, "upstream").map((u) => [u.args[0], u.block ?? []]));
+    return { top, server, probe: probe ?? [], upstreams, location: location.block ?? [], locationArgs: location.args };
 }
 
 const args = (block: readonly Directive[], name: string) => one(block, name).args;
@@ -44,21 +46,70 @@ describe("renderNginxConfig", () => {
         assert.deepEqual(args(server, "server_tokens"), ["off"]);
     });
 
-    it("resolves the alias per request through Docker's DNS, briefly cached, IPv4 only", () => {
-        const { server, location } = render(BASE);
-        assert.deepEqual(args(server, "resolver"), ["127.0.0.11", "valid=1s", "ipv6=off"]);
-        assert.deepEqual(args(server, "resolver_timeout"), ["5s"]);
-        // A variable in proxy_pass is what makes nginx use the resolver at request time.
-        const [variable, target] = args(location, "set");
-        assert.deepEqual(args(location, "proxy_pass"), [variable]);
-        assert.match(variable ?? "", /^\$[a-z_]+$/);
-        assert.equal(target, "http://app:3000");
+    it("re-resolves the slots' names through Docker's DNS, briefly cached, IPv4 only", () => {
+        const { top } = render(BASE);
+        assert.deepEqual(args(top, "resolver"), ["127.0.0.11", "valid=1s", "ipv6=off"]);
+        assert.deepEqual(args(top, "resolver_timeout"), ["5s"]);
     });
 
-    it("retries errors, timeouts, 502 and 503 on the next address, bounded in tries and time", () => {
+    it("has a keep-alive upstream per slot, the other slot as backup, and a probe upstream per slot", () => {
+        const { upstreams } = render(BASE);
+        assert.deepEqual(Object.keys(upstreams), ["berth_blue", "berth_green", "berth_probe_blue", "berth_probe_green"]);
+        const servers = (name: string) => all(upstreams[name] ?? [], "server").map((d) => d.args);
+        assert.deepEqual(servers("berth_blue"), [
+            ["app-blue:3000", "resolve"],
+            ["app-green:3000", "resolve", "backup"],
+        ]);
+        assert.deepEqual(servers("berth_green"), [
+            ["app-green:3000", "resolve"],
+            ["app-blue:3000", "resolve", "backup"],
+        ]);
+        assert.deepEqual(servers("berth_probe_blue"), [["app-blue:3000", "resolve"]]);
+        assert.deepEqual(servers("berth_probe_green"), [["app-green:3000", "resolve"]]);
+        for (const name of ["berth_blue", "berth_green"]) {
+            assert.deepEqual(args(upstreams[name] ?? [], "zone"), [name, "64k"], "resolve needs a shared zone");
+            assert.deepEqual(args(upstreams[name] ?? [], "keepalive"), ["64"]);
+            assert.deepEqual(args(upstreams[name] ?? [], "keepalive_timeout"), ["2s"]);
+        }
+        for (const name of ["berth_probe_blue", "berth_probe_green"]) assert.equal(all(upstreams[name] ?? [], "keepalive").length, 0);
+    });
+
+    it("routes to blue unless the marker file exists, checked per request", () => {
+        const { server, location } = render(BASE);
+        assert.deepEqual(args(server, "set"), ["$berth_upstream", "berth_blue"]);
+        const cond = one(server, "if");
+        assert.deepEqual(cond.args, ["(-f", "/etc/nginx/berth-route/live-app-green)"]);
+        assert.deepEqual(
+            (cond.block ?? []).map((d) => [d.name, ...d.args]),
+            [["set", "$berth_upstream", "berth_green"]],
+        );
+        assert.deepEqual(args(location, "proxy_pass"), ["http://$berth_upstream"]);
+    });
+
+    it("probes each slot alone on loopback, naming the address that answered", () => {
+        const { probe } = render(BASE);
+        assert.deepEqual(args(probe, "listen"), ["127.0.0.1:8081"]);
+        const all_ = all(probe, "location");
+        assert.deepEqual(
+            all_.map((l) => [l.args[0], args(l.block ?? [], "proxy_pass")[0]]),
+            [
+                ["/warm/blue/", "http://berth_blue/"],
+                ["/warm/green/", "http://berth_green/"],
+                ["/blue/", "http://berth_probe_blue/"],
+                ["/green/", "http://berth_probe_green/"],
+            ],
+        );
+        const locations = all_.slice(2);
+        for (const l of locations) {
+            assert.deepEqual(args(l.block ?? [], "add_header"), ["X-Berth-Upstream", "$upstream_addr", "always"]);
+            assert.deepEqual(args(l.block ?? [], "proxy_next_upstream"), ["off"]);
+        }
+    });
+
+    it("retries errors, timeouts, 502 and 503 on the backup slot, bounded in tries and time", () => {
         const { location } = render(BASE);
         assert.deepEqual(args(location, "proxy_next_upstream"), ["error", "timeout", "http_502", "http_503"]);
-        assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["4"]);
+        assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["3"]);
         assert.deepEqual(args(location, "proxy_next_upstream_timeout"), ["10s"]);
     });
 
@@ -88,8 +139,12 @@ describe("renderNginxConfig", () => {
     });
 
     it("applies every option", () => {
-        const { server, location, locationArgs } = render({
-            appHost: "berth-app.internal",
+        const { top, server, probe, upstreams, location, locationArgs } = render({
+            slots: { blue: "b.internal", green: "g.internal" },
+            routeDir: "/run/route/",
+            probePort: 9000,
+            upstreamKeepalive: 8,
+            upstreamKeepaliveTimeout: "500ms",
             appPort: 8080,
             listenPort: 8000,
             listenIpv6: false,
@@ -110,10 +165,14 @@ describe("renderNginxConfig", () => {
             [["8000", "default_server"]],
         );
         assert.deepEqual(args(server, "server_name"), ["*.example.com"]);
-        assert.deepEqual(args(server, "resolver"), ["[fd00::53]:5353", "valid=500ms", "ipv6=off"]);
-        assert.deepEqual(args(server, "resolver_timeout"), ["2s"]);
+        assert.deepEqual(args(top, "resolver"), ["[fd00::53]:5353", "valid=500ms", "ipv6=off"]);
+        assert.deepEqual(args(top, "resolver_timeout"), ["2s"]);
         assert.deepEqual(args(server, "client_max_body_size"), ["1g"]);
-        assert.deepEqual(args(location, "set")[1], "http://berth-app.internal:8080");
+        assert.deepEqual(all(upstreams.berth_green ?? [], "server")[0]?.args, ["g.internal:8080", "resolve"]);
+        assert.deepEqual(args(upstreams.berth_green ?? [], "keepalive"), ["8"]);
+        assert.deepEqual(args(upstreams.berth_green ?? [], "keepalive_timeout"), ["500ms"]);
+        assert.deepEqual(one(server, "if").args, ["(-f", "/run/route/live-g.internal)"]);
+        assert.deepEqual(args(probe, "listen"), ["127.0.0.1:9000"]);
         const timeouts = ["proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"].map((n) => args(location, n));
         assert.deepEqual(timeouts, [["3s"], ["5m"], ["30s"]]);
         assert.deepEqual(args(location, "proxy_next_upstream_tries"), ["2"]);
@@ -121,8 +180,8 @@ describe("renderNginxConfig", () => {
     });
 
     it("is deterministic: same options in any key order, undefined meaning the default", () => {
-        const a = renderNginxConfig({ appHost: "app", appPort: 3000, listenPort: 80, resolverValid: "1s" });
-        const b = renderNginxConfig({ resolverValid: "1s", listenPort: 80, appPort: 3000, appHost: "app" });
+        const a = renderNginxConfig({ ...BASE, listenPort: 80, resolverValid: "1s" });
+        const b = renderNginxConfig({ resolverValid: "1s", listenPort: 80, routeDir: BASE.routeDir, appPort: 3000, slots: BASE.slots });
         assert.equal(a, b);
         assert.equal(renderNginxConfig(BASE), renderNginxConfig({ ...BASE, serverName: undefined }));
         assert.equal(renderNginxConfig(BASE), renderNginxConfig(BASE));
@@ -132,17 +191,27 @@ describe("renderNginxConfig", () => {
         it(`rejects ${label}`, () => assert.throws(() => renderNginxConfig(opts as NginxConfigOptions), { message }));
     rejects("null", null, "nginx: options must be an object");
     rejects("a typo", { ...BASE, listenPrt: 80 }, 'nginx: unknown option "listenPrt"');
-    rejects("no appHost", { appPort: 1 }, "nginx: appHost is required");
-    rejects("no appPort", { appHost: "app" }, "nginx: appPort is required");
+    rejects("no slots", { appPort: 1, routeDir: "/r" }, "nginx: slots is required");
+    rejects("no appPort", { slots: BASE.slots, routeDir: "/r" }, "nginx: appPort is required");
+    rejects("no routeDir", { slots: BASE.slots, appPort: 1 }, "nginx: routeDir is required");
 
     /** Each bad value of each key must fail with "nginx: KEY must be FORM, got VALUE". */
     const badValues: [keys: string[], form: string, bad: unknown[]][] = [
         [
-            ["appHost"],
-            `a DNS name: dot-separated labels of letters, digits, '-' and '_'`,
-            ["", "app host", "-app", "app-", "app.", "a..b", "app;x", "app:80", "é", "a".repeat(64), "a.".repeat(127) + "a"],
+            ["slots"],
+            "two different DNS names: { blue, green }",
+            [
+                ...["", "app host", "-app", "app-", "app.", "a..b", "app;x", "app:80", "é", "a".repeat(64), "a.".repeat(127) + "a"].map(
+                    (bad) => ({ blue: bad, green: "g" }),
+                ),
+                { blue: "same", green: "same" },
+                { blue: "b" },
+                "app",
+            ],
         ],
-        [["appPort", "listenPort"], "an integer from 1 to 65535", [0, 65536, 80.5, "80", -1, null]],
+        [["appPort", "listenPort", "probePort"], "an integer from 1 to 65535", [0, 65536, 80.5, "80", -1, null]],
+        [["routeDir"], "an absolute path", ["", "relative/dir", "/with space", "/semi;colon", 1]],
+        [["upstreamKeepalive"], "an integer from 1 to 10000", [0, 10001, 1.5, "8"]],
         [["listenIpv6"], "true or false", ["yes", 1]],
         [["serverName"], `"_", a host name or "*.domain"`, ["bad name", "*", "~^re$", "a.*.b"]],
         [
@@ -151,7 +220,15 @@ describe("renderNginxConfig", () => {
             ["localhost", "256.0.0.1", "127.0.0.11:0", "127.0.0.11:65536", "::1", "[::1", "[x]:53", "1.2.3.4 valid=1s"],
         ],
         [
-            ["resolverValid", "resolverTimeout", "connectTimeout", "readTimeout", "sendTimeout", "nextUpstreamTimeout"],
+            [
+                "resolverValid",
+                "resolverTimeout",
+                "connectTimeout",
+                "readTimeout",
+                "sendTimeout",
+                "nextUpstreamTimeout",
+                "upstreamKeepaliveTimeout",
+            ],
             `a positive duration with a unit: "500ms", "5s", "1m", "1h"`,
             ["5", "0s", "1d", "5 s", "-1s", 5],
         ],
@@ -192,37 +269,36 @@ describe("serializeNginxConfig", () => {
 });
 
 describe("nginx -t accepts the rendered file inside http {}", () => {
-    function nginxTest(conf: string) {
+    async function nginxTest(conf: string) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-nginx-t-"));
         try {
             fs.writeFileSync(path.join(dir, "default.conf"), conf);
             fs.writeFileSync(path.join(dir, "nginx.conf"), mainConf(dir, path.join(dir, "default.conf")));
-            const cmd = ["-t", "-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")];
-            // stdout to /dev/null: the rendered access_log opens /dev/stdout, which fails when it is a socket.
-            const r = spawnSync("/usr/sbin/nginx", cmd, {
-                encoding: "utf8",
-                timeout: 30_000,
-                stdio: ["ignore", "ignore", "pipe"],
-            });
-            return { status: r.status, stderr: r.stderr };
+            return await runNginx(["-t", "-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
     }
 
+    it(`with nginx >= ${MIN_NGINX_VERSION}, not the host's bookworm 1.22`, async (t) => {
+        const nginx = await nginxBinary();
+        t.diagnostic(`nginx ${nginx.version} from ${nginx.origin}`);
+        assert.ok(compareVersions(nginx.version, MIN_NGINX_VERSION) >= 0, nginx.version);
+    });
+
     for (const [label, opts] of [
         ["defaults", BASE],
         ["every option", { ...BASE, listenPort: 8080, listenIpv6: false, serverName: "*.example.com", resolver: "[::1]:53" }],
     ] as const) {
-        it(label, () => {
-            const r = nginxTest(renderNginxConfig(opts));
+        it(label, async () => {
+            const r = await nginxTest(renderNginxConfig(opts));
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stderr, /test is successful/);
         });
     }
 
-    it("and the check is real: nginx -t refuses a broken file", () => {
-        const r = nginxTest(renderNginxConfig(BASE).replace("proxy_pass $", "proxy_passs $"));
+    it("and the check is real: nginx -t refuses a broken file", async () => {
+        const r = await nginxTest(renderNginxConfig(BASE).replace("proxy_pass http://$", "proxy_passs http://$"));
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /unknown directive "proxy_passs"/);
     });

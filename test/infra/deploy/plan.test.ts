@@ -1,0 +1,196 @@
+// The deploy plan from literal config: what each container is, how it is replaced, and the cutover.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { planDeployment, PlanInput, ROUTE_MARKER, SLOTS } from "../../../infra/deploy/plan";
+import { renderNginxConfig } from "../../../infra/deploy/nginx";
+
+const INPUT: PlanInput = {
+    stack: "Dev",
+    architecture: "arm64",
+    appVersion: 7,
+    appDir: "./app",
+    appPort: 3000,
+    healthPath: "/up",
+    healthTimeout: 120,
+    stopGraceSeconds: 30,
+    migrateTimeout: 1800,
+    createCommand: ["npm", "run", "db:create"],
+    migrateCommand: ["npm", "run", "db:migrate"],
+    appEnv: { RAILS_ENV: "production" },
+    mysqlImage: "mysql:8.4",
+    nginxImage: "nginx:1.30.0-alpine",
+    mysqlUser: "app",
+    mysqlDatabase: "app",
+    contextDigest: "0123456789abcdef0123456789abcdef",
+};
+
+const NODE_PROBE = `fetch("http://127.0.0.1:3000/up").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+
+describe("planDeployment", () => {
+    const plan = planDeployment(INPUT);
+
+    it("builds the app image for the host's CPU, tagged with the version and the code's digest", () => {
+        assert.deepEqual(plan.image, {
+            name: "berth-dev-app:v7-0123456789ab",
+            context: "./app",
+            dockerfile: "./app/Dockerfile",
+            platform: "linux/arm64",
+        });
+    });
+
+    it("runs MySQL on the data volume, health-checked, replaced delete-first", () => {
+        assert.deepEqual(plan.containers.mysql, {
+            image: "mysql",
+            env: "mysql",
+            networks: [{ network: "backend", aliases: ["mysql"] }],
+            healthcheck: {
+                tests: ["CMD-SHELL", "mysqladmin ping -h 127.0.0.1 -P 3306 --silent"],
+                interval: "5s",
+                timeout: "5s",
+                retries: 10,
+                startPeriod: "2m0s",
+            },
+            waitSeconds: 300,
+            oneShot: false,
+            restart: "always",
+            stopTimeout: 120,
+            destroyGraceSeconds: 120,
+            volumes: [{ hostPath: "/opt/data/mysql", containerPath: "/var/lib/mysql" }],
+            ports: [],
+            labels: {},
+            uploads: [],
+            createTimeoutSeconds: 600,
+            ignoreChanges: [],
+            replace: { deleteBeforeReplace: true, why: "two MySQL servers must never open the same data directory" },
+        });
+    });
+
+    it("runs create once and migrate per version as one-shots replaced create-first, within migrateTimeout", () => {
+        const oneShotWhy = "a finished one-shot holds nothing: the new one runs beside it, so no replacement cascades into the app";
+        assert.deepEqual(plan.containers.migrate, {
+            image: "app",
+            command: ["npm", "run", "db:migrate"],
+            env: "app",
+            networks: [{ network: "backend", aliases: [] }],
+            oneShot: true,
+            restart: "no",
+            volumes: [],
+            ports: [],
+            labels: { "berth.step": "migrate" },
+            uploads: [],
+            cpuShares: 256,
+            createTimeoutSeconds: 2100,
+            ignoreChanges: [],
+            replace: { deleteBeforeReplace: false, why: oneShotWhy },
+        });
+        assert.deepEqual(plan.containers.dbCreate, {
+            ...plan.containers.migrate,
+            command: ["npm", "run", "db:create"],
+            labels: { "berth.step": "db-create" },
+            ignoreChanges: ["image", "envs", "command", "networksAdvanced", "labels"],
+        });
+    });
+
+    it("starts the app beside the old one on the backend only, waited healthy, drained on delete", () => {
+        assert.deepEqual(plan.containers.app, {
+            image: "app",
+            command: undefined,
+            env: "app",
+            networks: [{ network: "backend", aliases: [] }],
+            healthcheck: { tests: ["CMD", "node", "-e", NODE_PROBE], interval: "5s", timeout: "4s", retries: 3, startPeriod: "30s" },
+            waitSeconds: 120,
+            oneShot: false,
+            restart: "unless-stopped",
+            stopSignal: "SIGTERM",
+            stopTimeout: 30,
+            destroyGraceSeconds: 30,
+            volumes: [],
+            ports: [],
+            labels: { "berth.version": "7" },
+            uploads: [],
+            createTimeoutSeconds: 420,
+            ignoreChanges: [],
+            replace: {
+                deleteBeforeReplace: false,
+                why: "the new version starts beside the old one, which serves until the cutover and is deleted at the end of the update",
+            },
+        });
+    });
+
+    it("runs nginx on the front network only, publishing 80, with the route marker on the data volume", () => {
+        const { uploads, ...rest } = plan.containers.nginx;
+        assert.deepEqual(rest, {
+            image: "nginx",
+            env: "none",
+            networks: [{ network: "front", aliases: [] }],
+            oneShot: false,
+            restart: "always",
+            stopTimeout: 30,
+            destroyGraceSeconds: 30,
+            volumes: [{ hostPath: "/opt/data/berth/route", containerPath: "/etc/nginx/berth-route" }],
+            ports: [{ internal: 80, external: 80 }],
+            labels: {},
+            createTimeoutSeconds: 1200,
+            ignoreChanges: [],
+            replace: { deleteBeforeReplace: true, why: "one host port 80: the new nginx can only bind it once the old one is gone" },
+        });
+        assert.deepEqual(uploads, [
+            {
+                file: "/etc/nginx/conf.d/default.conf",
+                content: renderNginxConfig({ slots: SLOTS, appPort: 3000, routeDir: "/etc/nginx/berth-route", probePort: 8081 }),
+            },
+        ]);
+        assert.equal(ROUTE_MARKER, "/etc/nginx/berth-route/live-app-green");
+    });
+
+    it("hands the cutover its settings", () => {
+        assert.deepEqual(plan.cutover, {
+            script: "scripts/cutover.js",
+            env: {
+                BERTH_SLOTS: "app-blue,app-green",
+                BERTH_APP_PORT: "3000",
+                BERTH_HEALTH_PATH: "/up",
+                BERTH_ROUTE_DIR: "/etc/nginx/berth-route",
+                BERTH_PROBE_PORT: "8081",
+                BERTH_CUTOVER_TIMEOUT: "120",
+                BERTH_DRAIN_SECONDS: "2",
+            },
+        });
+        assert.deepEqual(plan.appEnvNames, [
+            "APP_VERSION",
+            "MYSQL_DATABASE",
+            "MYSQL_HOST",
+            "MYSQL_PASSWORD",
+            "MYSQL_PORT",
+            "MYSQL_USER",
+            "PORT",
+            "RAILS_ENV",
+            "SECRET_KEY_BASE",
+        ]);
+    });
+
+    it("follows the config: a shell app command, a custom health check, another port and path", () => {
+        const p = planDeployment({
+            ...INPUT,
+            architecture: "x86_64",
+            appPort: 9999,
+            healthPath: "/",
+            appCommand: ["sh", "-c", "bundle exec puma -p 9999"],
+            healthCheckCommand: "curl -fsS http://127.0.0.1:9999/ >/dev/null",
+            healthTimeout: 600,
+            migrateTimeout: 7200,
+        });
+        assert.equal(p.image.platform, "linux/amd64");
+        assert.deepEqual(p.containers.app.command, ["sh", "-c", "bundle exec puma -p 9999"]);
+        assert.deepEqual(p.containers.app.healthcheck?.tests, ["CMD-SHELL", "curl -fsS http://127.0.0.1:9999/ >/dev/null"]);
+        assert.equal(p.containers.app.createTimeoutSeconds, 900);
+        assert.equal(p.containers.migrate.createTimeoutSeconds, 7500);
+        assert.equal(p.cutover.env.BERTH_APP_PORT, "9999");
+        assert.equal(p.cutover.env.BERTH_HEALTH_PATH, "/");
+        assert.match(p.containers.nginx.uploads[0]?.content ?? "", /server app-blue:9999 resolve;/);
+    });
+
+    it("is deterministic", () => {
+        assert.deepEqual(planDeployment(INPUT), planDeployment({ ...INPUT }));
+    });
+});
