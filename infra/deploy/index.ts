@@ -4,7 +4,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { contextDigest } from "./context";
-import { ContainerPlan, NetworkRole, planDeployment } from "./plan";
+import { AppSettings, ContainerPlan, NetworkRole, planDeployment, TargetSettings, VolumeRole } from "./plan";
 import { appEnvironment, mysqlEnvironment, stepFailure } from "./spec";
 
 /** How the cutover step reaches the engine the provider deploys to. */
@@ -17,44 +17,11 @@ export interface EngineEndpoint {
     clientKeyPem?: pulumi.Input<string>;
 }
 
-export interface DeploymentArgs {
-    /** The Docker provider aimed at the host's daemon (mutual TLS). */
+export interface DeploymentArgs extends AppSettings, TargetSettings {
+    /** The Docker provider aimed at the engine the app runs on. */
     provider: docker.Provider;
     /** The same engine, for the cutover step. */
     engine: EngineEndpoint;
-    /** Stack name, used in the image tag. */
-    stack: string;
-    /** CPU architecture of the host: the image is built for it. */
-    architecture: "x86_64" | "arm64";
-    /** Version to run; a new one builds, migrates and switches. */
-    appVersion: number;
-    /** Directory holding the app's Dockerfile. */
-    appDir: string;
-    /** Port the app listens on. */
-    appPort: number;
-    /** Health path of the app. */
-    healthPath: string;
-    /** Seconds to wait for a new app container to be healthy. */
-    healthTimeout: number;
-    /** Seconds an old app container gets to drain. */
-    stopGraceSeconds: number;
-    /** Seconds the create and migrate steps may run. */
-    migrateTimeout: number;
-    /** App command; default: the image's CMD. */
-    appCommand?: readonly string[];
-    /** First-deployment database creation command. */
-    createCommand: readonly string[];
-    /** Per-version migration command. */
-    migrateCommand: readonly string[];
-    /** Shell health check command; default: a node probe of healthPath. */
-    healthCheckCommand?: string;
-    /** Extra plain environment. */
-    appEnv: Readonly<Record<string, string>>;
-    /** MySQL and nginx images, MySQL user and database. */
-    mysqlImage: string;
-    nginxImage: string;
-    mysqlUser: string;
-    mysqlDatabase: string;
     /** Secrets; each is generated (and kept in state as a secret) when not given. */
     mysqlPassword?: pulumi.Input<string>;
     mysqlRootPassword?: pulumi.Input<string>;
@@ -62,7 +29,7 @@ export interface DeploymentArgs {
 }
 
 /**
- * The app on the engine, as `planDeployment` decides it: networks, MySQL, image, the create/migrate
+ * The app on the engine, as `planDeployment` decides it: networks, volumes, MySQL, image, the create/migrate
  * gates, the app container (health-gated, beside the old one), nginx (no version changes it), and the
  * cutover step that moves nginx to the new version once it is healthy.
  */
@@ -70,6 +37,8 @@ export class Deployment extends pulumi.ComponentResource {
     public readonly appContainer: pulumi.Output<string>;
     public readonly appImage: pulumi.Output<string>;
     public readonly networkName: pulumi.Output<string>;
+    /** The named volume holding MySQL's data, when the target keeps it in one. */
+    public readonly mysqlVolume: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Deployment", name, {}, opts);
@@ -88,6 +57,18 @@ export class Deployment extends pulumi.ComponentResource {
             backend: new docker.Network(`${name}-net`, { driver: "bridge" }, child),
             front: new docker.Network(`${name}-front`, { driver: "bridge" }, child),
         };
+        // Named volumes, when the target keeps files in them rather than on its host. A kept one outlives
+        // `pulumi destroy`: the engine drops it from the state without deleting it (retainOnDelete).
+        const volumes: Partial<Record<VolumeRole, docker.Volume>> = Object.fromEntries(
+            plan.volumes.map((v) => [
+                v.role,
+                new docker.Volume(
+                    `${name}-${v.role}-data`,
+                    { labels: Object.entries(v.labels).map(([label, value]) => ({ label, value })) },
+                    { ...child, retainOnDelete: v.keep },
+                ),
+            ]),
+        );
         const images = {
             mysql: new docker.RemoteImage(`${name}-mysql-image`, { name: args.mysqlImage, keepLocally: true }, child),
             nginx: new docker.RemoteImage(`${name}-nginx-image`, { name: args.nginxImage, keepLocally: true }, child),
@@ -142,7 +123,11 @@ export class Deployment extends pulumi.ComponentResource {
                     stopSignal: c.stopSignal,
                     stopTimeout: c.stopTimeout,
                     destroyGraceSeconds: c.destroyGraceSeconds,
-                    volumes: c.volumes.length ? c.volumes : undefined,
+                    volumes: c.volumes.length
+                        ? c.volumes.map((m) =>
+                              "hostPath" in m ? m : { volumeName: volumes[m.volume]!.name, containerPath: m.containerPath },
+                          )
+                        : undefined,
                     ports: c.ports.length ? c.ports : undefined,
                     uploads: c.uploads.length ? c.uploads : undefined,
                     labels: Object.entries({ ...c.labels, ...extra.labels }).map(([label, value]) => ({ label, value })),
@@ -174,7 +159,12 @@ export class Deployment extends pulumi.ComponentResource {
         // The gates' outcomes are labels: a failed step leaves no new app container behind.
         const app = container("app", plan.containers.app, {
             labels: { "berth.created-by": create.ok, "berth.migrated-by": migrate.ok },
-            dependsOn: [migrate.step],
+            // The cutover connects the app to the front network outside Pulumi's graph; this edge says so,
+            // so `destroy` always removes the app before that network, which Docker refuses to remove while
+            // it has endpoints (the provider retries for 30 s only: terraform-provider-docker
+            // resource_docker_network_funcs.go resourceDockerNetworkRemoveRefreshFunc). dependsOn only:
+            // no input of the app takes the network's outputs, so nothing cascades.
+            dependsOn: [migrate.step, networks.front],
         });
         const nginx = container("nginx", plan.containers.nginx);
 
@@ -203,6 +193,12 @@ export class Deployment extends pulumi.ComponentResource {
         this.appContainer = app.name;
         this.appImage = images.app.imageName;
         this.networkName = networks.backend.name;
-        this.registerOutputs({ appContainer: this.appContainer, appImage: this.appImage, networkName: this.networkName });
+        this.mysqlVolume = volumes.mysql?.name;
+        this.registerOutputs({
+            appContainer: this.appContainer,
+            appImage: this.appImage,
+            networkName: this.networkName,
+            mysqlVolume: this.mysqlVolume,
+        });
     }
 }

@@ -348,4 +348,16 @@ describe("Berth on a real Docker engine", () => {
             (await currentVersion()) === String(Number(live) + 1) ? true : undefined,
         );
     });
+
+    it("14. destroy: everything goes in the engine's order, the app before the front network it was joined to", { skip }, async () => {
+        await env!.up([]);
+        assert.deepEqual(await appContainers(), [], "no app container left");
+        const nets = await env!.api.call<{ Name: string }[]>("GET", "/networks");
+        assert.deepEqual(
+            nets.filter((n) => n.Name.startsWith(`berth-e2e-${process.pid}-`)).map((n) => n.Name),
+            [],
+            "no network left",
+        );
+        assert.ok(env!.applier.events.some((e) => e.name === "berth-app" && e.what === "removed"));
+    });
 });

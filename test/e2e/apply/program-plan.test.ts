@@ -115,4 +115,11 @@ describe("the planner on the declared program", () => {
         // The cutover only takes nginx's id as a trigger: deleting it runs nothing (it has no delete command).
         assert.deepEqual(cascade(nginx), ["delete berth-cutover (dependent)"]);
     });
+
+    it("destroy deletes the app before the front network the cutover joined it to", () => {
+        const steps = planUpdate(freshState(v1), []).map(showStep);
+        const at = (name: string) => steps.findIndex((x) => x.startsWith(`delete ${name} `));
+        assert.ok(at("berth-app") >= 0 && at("berth-front") >= 0, steps.join("\n"));
+        assert.ok(at("berth-app") < at("berth-front"), steps.join("\n"));
+    });
 });

@@ -40,6 +40,8 @@ describe("the deployment under mocks", () => {
         assert.ok(app.dependencies.includes(migrate.urn));
         // nginx is the same for every version: it waits for nothing of the app's.
         assert.ok(!nginx.dependencies.includes(app.urn));
+        // destroy removes the app before the front network the cutover joined it to.
+        assert.ok(app.dependencies.includes(one(v1, "docker:index/network:Network", "-front").urn));
         const cutover = one(v1, "command:local:Command", "-cutover");
         assert.ok(cutover.dependencies.includes(app.urn) && cutover.dependencies.includes(nginx.urn));
         for (const step of [create, migrate]) {
