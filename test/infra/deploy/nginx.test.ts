@@ -132,7 +132,7 @@ describe("renderNginxConfig", () => {
         assert.deepEqual(args(location, "proxy_connect_timeout"), ["1s"]);
         assert.deepEqual(args(location, "proxy_read_timeout"), ["60s"]);
         assert.deepEqual(args(location, "proxy_send_timeout"), ["60s"]);
-        assert.deepEqual(args(server, "access_log"), ["/dev/stdout", "berth"]);
+        assert.deepEqual(args(server, "access_log"), ["/dev/stdout", "berth", "buffer=32k", "flush=1s"]);
         const [name, format] = args(top, "log_format");
         assert.equal(name, "berth"); // not "main": the official image's nginx.conf defines that one
         assert.match(format ?? "", /\$upstream_addr/);
