@@ -27,10 +27,20 @@ await maria.rootQuery(
 
 const port = await freePort();
 // Logs go to /dev/null, but the server still formats and writes them, as in production.
-const server = spawn(process.execPath, ["dist/server.js"], { cwd: APP_DIR, env: childEnv({ ...env, PORT: String(port) }), stdio: "ignore" });
+const server = spawn(process.execPath, ["dist/server.js"], {
+  cwd: APP_DIR,
+  env: childEnv({ ...env, PORT: String(port) }),
+  stdio: "ignore",
+});
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
-  if ((await fetch(`${url}/up`).then((r) => r.status, () => 0)) === 200) break;
+  if (
+    (await fetch(`${url}/up`).then(
+      (r) => r.status,
+      () => 0,
+    )) === 200
+  )
+    break;
   if (i > 100) throw new Error("server did not become ready");
   await sleep(100);
 }
@@ -55,7 +65,11 @@ const results = [
 ];
 
 console.log(`\n${connections} connections, ${seconds} s per route, node ${process.version}, MariaDB on loopback\n`);
-console.log(["route".padEnd(18), "req/s".padStart(8), "p50 ms".padStart(8), "p99 ms".padStart(8), "non-2xx".padStart(8), "errors".padStart(7)].join(" "));
+console.log(
+  ["route".padEnd(18), "req/s".padStart(8), "p50 ms".padStart(8), "p99 ms".padStart(8), "non-2xx".padStart(8), "errors".padStart(7)].join(
+    " ",
+  ),
+);
 for (const r of results) {
   console.log(
     [

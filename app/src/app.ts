@@ -1,12 +1,18 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import type { AppConfig } from "./config.js";
 import { ping, type Db } from "./db.js";
+import { BODY_LIMIT, toClientError, type ClientError } from "./errors.js";
 import { htmlRoutes } from "./users/routes-html.js";
 import { jsonRoutes } from "./users/routes-json.js";
 import { layout } from "./views/layout.js";
 import { messagePage } from "./views/users.js";
-
-export const BODY_LIMIT = 64 * 1024;
 
 export interface AppDeps {
   config: AppConfig;
@@ -22,29 +28,16 @@ export function wantsJson(req: FastifyRequest): boolean {
   return accept.includes("application/json") && !accept.includes("text/html");
 }
 
-// What a client may be told about a 4xx; a 5xx is always the same generic sentence.
-function clientMessage(err: FastifyError, status: number): string {
-  switch (err.code) {
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return `Request body is too large (the limit is ${BODY_LIMIT / 1024} KiB)`;
-    case "FST_ERR_CTP_INVALID_JSON_BODY":
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return "Malformed JSON body";
-    case "FST_CSRF_INVALID_TOKEN":
-    case "FST_CSRF_MISSING_SECRET":
-      return "Invalid or missing CSRF token: reload the form and try again";
-    default:
-      return status === 415 ? "Unsupported content type" : err.message;
-  }
-}
+// The HTML 404 page explains; its heading already says "Not found".
+const NOT_FOUND_TEXT = "There is nothing at this address. It may be mistyped, or what was here has been deleted.";
 
-export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, message: string, config: AppConfig) {
-  if (wantsJson(req)) return reply.code(status).send({ error: message });
-  const title = status === 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Request rejected";
+export function sendError(req: FastifyRequest, reply: FastifyReply, e: ClientError, config: AppConfig) {
+  if (wantsJson(req)) return reply.code(e.status).send(e.fields ? { error: e.message, errors: e.fields } : { error: e.message });
+  const title = e.status === 404 ? "Not found" : e.status >= 500 ? "Something went wrong" : "Request rejected";
   return reply
-    .code(status)
+    .code(e.status)
     .type("text/html; charset=utf-8")
-    .send(layout({ title, version: config.version, body: messagePage(title, message) }));
+    .send(layout({ title, version: config.version, body: messagePage(title, e.status === 404 ? NOT_FOUND_TEXT : e.message) }));
 }
 
 export async function buildApp({ config, db, logger }: AppDeps): Promise<FastifyInstance> {
@@ -104,13 +97,13 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err }, "request failed");
-    else req.log.info({ code: err.code, status }, `request rejected: ${err.message}`);
-    return sendError(req, reply, status, status >= 500 ? "Internal Server Error" : clientMessage(err, status), config);
+    const e = toClientError(err);
+    if (e.status >= 500) req.log.error({ err }, "request failed");
+    else req.log.info({ code: err.code, status: e.status }, `request rejected: ${e.message}`);
+    return sendError(req, reply, e, config);
   });
 
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, 404, "Not found", config));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, { status: 404, message: "Not found" }, config));
 
   app.route({
     method: ["GET", "HEAD"],

@@ -44,28 +44,33 @@ describe("parseConfig", () => {
   });
 
   it("treats a blank value as missing, except an empty MYSQL_PASSWORD", () => {
-    assert.deepEqual(problemsOf(() => parseConfig({ ...FULL, MYSQL_HOST: " " })), [
-      "missing required environment variable: MYSQL_HOST",
-    ]);
+    assert.deepEqual(
+      problemsOf(() => parseConfig({ ...FULL, MYSQL_HOST: " " })),
+      ["missing required environment variable: MYSQL_HOST"],
+    );
     assert.equal(parseConfig({ ...FULL, MYSQL_PASSWORD: "" }).db.password, "");
     const { MYSQL_PASSWORD: _omit, ...noPassword } = FULL;
-    assert.deepEqual(problemsOf(() => parseConfig(noPassword)), ["missing required environment variable: MYSQL_PASSWORD"]);
+    assert.deepEqual(
+      problemsOf(() => parseConfig(noPassword)),
+      ["missing required environment variable: MYSQL_PASSWORD"],
+    );
   });
 
   it("rejects malformed numbers, naming the variable and the accepted range", () => {
-    assert.deepEqual(problemsOf(() => parseConfig({ ...FULL, PORT: "80a", MYSQL_PORT: "70000" })), [
-      'PORT must be an integer from 1 to 65535, got "80a"',
-      'MYSQL_PORT must be an integer from 1 to 65535, got "70000"',
-    ]);
+    assert.deepEqual(
+      problemsOf(() => parseConfig({ ...FULL, PORT: "80a", MYSQL_PORT: "70000" })),
+      ['PORT must be an integer from 1 to 65535, got "80a"', 'MYSQL_PORT must be an integer from 1 to 65535, got "70000"'],
+    );
     assert.match(problemsOf(() => parseConfig({ ...FULL, LOG_LEVEL: "loud" }))[0] ?? "", /^LOG_LEVEL must be one of/);
   });
 
   it("db commands do not need SECRET_KEY_BASE", () => {
     const { SECRET_KEY_BASE: _omit, ...dbOnly } = FULL;
     assert.equal(parseDbConfig(dbOnly).database, "devops_production");
-    assert.deepEqual(problemsOf(() => parseDbConfig({})), [
-      "missing required environment variables: MYSQL_HOST, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE",
-    ]);
+    assert.deepEqual(
+      problemsOf(() => parseDbConfig({})),
+      ["missing required environment variables: MYSQL_HOST, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE"],
+    );
   });
 });
 

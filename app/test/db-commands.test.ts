@@ -73,7 +73,10 @@ describe("npm run db:migrate", () => {
     const cols = (await maria.rootQuery(
       "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='mig' AND TABLE_NAME='users' ORDER BY ORDINAL_POSITION",
     )) as { c: string }[];
-    assert.deepEqual(cols.map((r) => r.c), ["id", "email", "created_at", "updated_at"]);
+    assert.deepEqual(
+      cols.map((r) => r.c),
+      ["id", "email", "created_at", "updated_at"],
+    );
     await maria.rootQuery("INSERT INTO mig.users (email, created_at, updated_at) VALUES ('kept@example.com', NOW(), NOW())");
 
     const again = await runScript("db:migrate", maria.env("mig"));

@@ -74,11 +74,13 @@ describe("HTML pages", () => {
       assert.equal(res.status, 403, name);
       assert.match(await res.text(), /Invalid or missing CSRF token/);
     }
-    const { id } = (await (await fetch(`${app.url}/users.json`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: "victim@example.com" }),
-    })).json()) as { id: number };
+    const { id } = (await (
+      await fetch(`${app.url}/users.json`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "victim@example.com" }),
+      })
+    ).json()) as { id: number };
     assert.equal((await post(`/users/${id}`, { email: "x@example.com" }, s.cookie)).status, 403);
     assert.equal((await post(`/users/${id}/delete`, {}, s.cookie)).status, 403);
     assert.deepEqual(await emails(), ["victim@example.com"]);
@@ -122,6 +124,46 @@ describe("HTML pages", () => {
     assert.match(body, /value="&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;"/);
     assert.doesNotMatch(body, /<script>alert/);
     assert.deepEqual(await emails(), before);
+  });
+
+  it("re-renders the edit form on a refused email, and strips what was typed before storing it", async () => {
+    const s = await openForm("/users/new");
+    const created = await post("/users", { email: "  spaced@example.com  ", _csrf: s.token }, s.cookie);
+    assert.equal(created.status, 303);
+    const id = /^\/users\/(\d+)\?/.exec(created.headers.get("location") ?? "")?.[1];
+    assert.ok(id);
+    assert.ok((await emails()).includes("spaced@example.com"));
+
+    const edit = await openForm(`/users/${id}/edit`, s.cookie);
+    for (const [email, message] of [
+      ["", "Email can&#39;t be blank"],
+      ["nope", "Email is invalid"],
+    ] as const) {
+      const res = await post(`/users/${id}`, { email, _csrf: edit.token }, edit.cookie);
+      assert.equal(res.status, 422, email);
+      const body = await res.text();
+      assert.match(body, /<h1>Edit user<\/h1>/);
+      assert.match(body, new RegExp(`<p class="error" role="alert">${message}</p>`));
+      assert.match(body, new RegExp(`action="/users/${id}"`));
+    }
+    for (const path of [`/users/0${id}`, `/users/${id}x`]) {
+      assert.equal((await post(path, { email: "ok@example.com", _csrf: edit.token }, edit.cookie)).status, 404, path);
+    }
+    assert.ok((await emails()).includes("spaced@example.com"));
+  });
+
+  it("answers a page number that is not a positive integer with an HTML 400", async () => {
+    const res = await fetch(`${app.url}/users?page=0`);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /<h1>Request rejected<\/h1><p>querystring\/page must be &gt;= 1<\/p>/);
+  });
+
+  it("shows the page without a message for an unknown or old notice key, and the message for a known one", async () => {
+    const unknown = await fetch(`${app.url}/users?notice=no-such-notice`);
+    assert.equal(unknown.status, 200);
+    assert.doesNotMatch(await unknown.text(), /successfully/);
+    const known = await fetch(`${app.url}/users?notice=deleted`);
+    assert.match(await known.text(), /User was successfully destroyed\./);
   });
 
   it("re-renders the form on a duplicate email (409)", async () => {

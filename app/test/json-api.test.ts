@@ -87,6 +87,59 @@ describe("JSON API", () => {
     assert.equal(shown.email, "keep@example.com");
   });
 
+  it("accepts what <input type=email> accepts, trimmed, in both body shapes", async () => {
+    for (const [body, stored] of [
+      [{ email: "  trimmed@example.com " }, "trimmed@example.com"],
+      [{ user: { email: "o'neil+tag@sub.example.co" } }, "o'neil+tag@sub.example.co"],
+      // Rails' envelope wins over a flat field beside it.
+      [{ user: { email: "wrapped@example.com" }, email: "flat@example.com" }, "wrapped@example.com"],
+    ] as const) {
+      const res = await send("POST", "/users.json", body);
+      assert.equal(res.status, 201, JSON.stringify(body));
+      assert.equal(((await res.json()) as UserJson).email, stored);
+    }
+  });
+
+  it("names the field and the rule in every 422, as the Rails app did", async () => {
+    const before = await userCount();
+    const cases: [unknown, string][] = [
+      ...["ada", "ada@", "@example.com", "a b@example.com", "ada@-example.com", "ada@exa_mple.com", "<x>@y.z"].map(
+        (email): [unknown, string] => [{ email }, "Email is invalid"],
+      ),
+      [{ email: "   " }, "Email can't be blank"],
+      [{}, "Email can't be blank"],
+      [null, "Email can't be blank"],
+      [{ email: `${"a".repeat(250)}@example.com` }, "Email is too long (maximum is 255 characters)"],
+    ];
+    for (const [body, message] of cases) {
+      const res = await send("POST", "/users.json", body);
+      assert.equal(res.status, 422, JSON.stringify(body));
+      assert.deepEqual(await res.json(), { error: message, errors: { email: [message] } }, JSON.stringify(body));
+    }
+    assert.equal(await userCount(), before);
+  });
+
+  it("answers an id that is not canonical with 404, before looking at the body", async () => {
+    const { id } = (await (await send("POST", "/users.json", { email: "canonical@example.com" })).json()) as UserJson;
+    assert.equal((await send("GET", `/users/${id}.json`)).status, 200);
+    for (const bad of ["0", "-1", `0${id}`, `${id}e0`, "1e3", "9".repeat(16)]) {
+      for (const method of ["GET", "PATCH", "DELETE"]) {
+        const res = await send(method, `/users/${bad}.json`, method === "PATCH" ? { email: "not-an-email" } : undefined);
+        assert.equal(res.status, 404, `${method} ${bad}`);
+        assert.deepEqual(await res.json(), { error: "Not found" });
+      }
+    }
+  });
+
+  it("answers a page number that is not a positive integer with 400", async () => {
+    for (const query of ["page=0", "page=-1", "page=abc", "page=1.5", "page=2&page=3", "page=1000000"]) {
+      const res = await send("GET", `/users.json?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.match(((await res.json()) as { error: string }).error, /^querystring\/page must be/, query);
+    }
+    assert.equal((await send("GET", "/users.json?page=1")).status, 200);
+  });
+
   it("answers a duplicate email with 409, whatever its case, on create and update", async () => {
     assert.equal((await send("POST", "/users.json", { email: "dup@example.com" })).status, 201);
     const before = await userCount();

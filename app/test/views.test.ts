@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { validateEmail, parseId, parsePage } from "../src/users/params.js";
+import type { User } from "../src/users/repo.js";
 import { escapeHtml, html, trusted } from "../src/views/html.js";
 import { layout } from "../src/views/layout.js";
+import { readableTime, timeTag } from "../src/views/time.js";
+import { indexPage, messagePage, showPage } from "../src/views/users.js";
 
 describe("html template", () => {
   it("escapes interpolated values, including inside arrays, but not nested templates", () => {
@@ -24,21 +26,39 @@ describe("html template", () => {
   });
 });
 
-describe("params", () => {
-  it("accepts what <input type=email> accepts, trimmed", () => {
-    assert.deepEqual(validateEmail("  ada@example.com "), { ok: true, email: "ada@example.com" });
-    assert.equal(validateEmail("o'neil+tag@sub.example.co").ok, true);
-    for (const bad of ["ada", "ada@", "@example.com", "a b@example.com", "ada@-example.com", "ada@exa_mple.com", "<x>@y.z"]) {
-      assert.deepEqual(validateEmail(bad), { ok: false, message: "Email is invalid" }, bad);
-    }
-    assert.deepEqual(validateEmail(undefined), { ok: false, message: "Email can't be blank" });
+const quoted: User = {
+  id: 7,
+  email: "o'neil&co@example.com",
+  created_at: new Date("2026-11-25T09:05:59.123Z"),
+  updated_at: new Date("2026-01-02T23:10:00.000Z"),
+};
+
+describe("user views", () => {
+  it("shows timestamps readably, keeping the exact instant in <time datetime>", () => {
+    assert.equal(readableTime(quoted.created_at), "25 Nov 2026, 09:05 UTC");
+    assert.equal(readableTime(quoted.updated_at), "2 Jan 2026, 23:10 UTC");
+    assert.equal(timeTag(quoted.created_at).value, '<time datetime="2026-11-25T09:05:59.123Z">25 Nov 2026, 09:05 UTC</time>');
+    const page = showPage(quoted, "t").value;
+    assert.match(page, /<time datetime="2026-11-25T09:05:59\.123Z">25 Nov 2026, 09:05 UTC<\/time>/);
+    assert.match(page, /<time datetime="2026-01-02T23:10:00\.000Z">2 Jan 2026, 23:10 UTC<\/time>/);
   });
 
-  it("parses ids and pages strictly", () => {
-    assert.equal(parseId("42"), 42);
-    for (const bad of ["0", "-1", "1.json", "1e3", "", "01", "9".repeat(16)]) assert.equal(parseId(bad), undefined, bad);
-    assert.equal(parsePage("3"), 3);
-    assert.equal(parsePage("0"), 1);
-    assert.equal(parsePage(["2", "3"]), 1);
+  it("names the user in the delete confirmation, as data and never inside the script", () => {
+    for (const page of [showPage(quoted, "t").value, indexPage([quoted], 1, false, "t").value]) {
+      assert.match(page, /data-confirm="Delete o&#39;neil&amp;co@example\.com\?"/);
+      assert.match(page, /onsubmit="return confirm\(this\.dataset\.confirm\)"/);
+    }
+  });
+
+  it("gives Edit and Delete the same button class", () => {
+    const page = indexPage([quoted], 1, false, "t").value;
+    assert.match(page, /<a class="button secondary" href="\/users\/7\/edit"[^>]*>Edit<\/a>/);
+    assert.match(page, /<button class="button danger" type="submit"[^>]*>Delete<\/button>/);
+  });
+
+  it("puts one heading on a message page, and does not repeat it as the text", () => {
+    const page = messagePage("Not found", "There is no such user.").value;
+    assert.equal(page.match(/<h[1-6]/g)?.length, 1);
+    assert.equal(page.match(/Not found/g)?.length, 1);
   });
 });

@@ -1,4 +1,5 @@
 import type { Db } from "../db.js";
+import { FieldError } from "../errors.js";
 
 export interface User {
   id: number;
@@ -7,9 +8,10 @@ export interface User {
   updated_at: Date;
 }
 
-export class DuplicateEmailError extends Error {
+/** 409, answered like a validation error of the email field (as Rails' uniqueness validation). */
+export class DuplicateEmailError extends FieldError {
   constructor() {
-    super("Email has already been taken");
+    super(409, "email", "Email has already been taken");
     this.name = "DuplicateEmailError";
   }
 }

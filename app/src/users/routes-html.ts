@@ -1,39 +1,37 @@
 import fastifyCookie from "@fastify/cookie";
 import fastifyCsrf from "@fastify/csrf-protection";
 import fastifyFormbody from "@fastify/formbody";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppConfig } from "../config.js";
 import type { Db } from "../db.js";
+import { toClientError } from "../errors.js";
 import type { Html } from "../views/html.js";
 import { layout } from "../views/layout.js";
 import { formPage, indexPage, messagePage, showPage } from "../views/users.js";
-import { parseId, parsePage, validateEmail } from "./params.js";
-import { createUser, deleteUser, DuplicateEmailError, findUser, listUsers, updateUser } from "./repo.js";
+import { createUser, deleteUser, findUser, listUsers, updateUser } from "./repo.js";
 import { PER_PAGE } from "./routes-json.js";
+import { CsrfForm, ListQuery, noticeText, ShowQuery, unwrapUserBody, UserForm, userId, UserParams } from "./schemas.js";
 
 interface Opts {
   db: Db;
   config: AppConfig;
 }
 
-type IdReq = FastifyRequest<{ Params: { id: string } }>;
-type FormReq = FastifyRequest<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>;
-
-// Flash messages travel as a key in the redirect's query string; only these keys are shown.
-const NOTICES: Record<string, string> = {
-  created: "User was successfully created.",
-  updated: "User was successfully updated.",
-  deleted: "User was successfully destroyed.",
-};
+function stringField(v: unknown, key: string): string | undefined {
+  const field = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+  return typeof field === "string" ? field : undefined;
+}
 
 /** The HTML scaffold. Every form carries a CSRF token tied to a cookie signed with SECRET_KEY_BASE. */
-export async function htmlRoutes(app: FastifyInstance, { db, config }: Opts): Promise<void> {
-  await app.register(fastifyFormbody);
-  await app.register(fastifyCookie, { secret: config.secretKeyBase });
-  await app.register(fastifyCsrf, {
+export async function htmlRoutes(fastify: FastifyInstance, { db, config }: Opts): Promise<void> {
+  await fastify.register(fastifyFormbody);
+  await fastify.register(fastifyCookie, { secret: config.secretKeyBase });
+  await fastify.register(fastifyCsrf, {
     // The CSRF secret lives in this cookie; signing it means it cannot be planted.
     cookieOpts: { path: "/", sameSite: "lax", httpOnly: true, signed: true },
   });
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   function page(reply: FastifyReply, status: number, title: string, body: Html, notice?: string) {
     return reply
@@ -47,62 +45,61 @@ export async function htmlRoutes(app: FastifyInstance, { db, config }: Opts): Pr
     return page(reply, 404, "Not found", messagePage("Not found", "There is no such user."));
   }
 
-  async function index(req: FastifyRequest<{ Querystring: { page?: string; notice?: string } }>, reply: FastifyReply) {
-    const p = parsePage(req.query.page);
-    const { users, hasNext } = await listUsers(db, p, PER_PAGE);
-    return page(reply, 200, "Users", indexPage(users, p, hasNext, reply.generateCsrf()), NOTICES[req.query.notice ?? ""]);
+  for (const url of ["/", "/users"]) {
+    app.get(url, { schema: { querystring: ListQuery } }, async (req, reply) => {
+      const { page: p, notice } = req.query;
+      const { users, hasNext } = await listUsers(db, p, PER_PAGE);
+      return page(reply, 200, "Users", indexPage(users, p, hasNext, reply.generateCsrf()), noticeText(notice));
+    });
   }
-  app.get("/", index);
-  app.get("/users", index);
 
   app.get("/users/new", async (_req, reply) => page(reply, 200, "New user", formPage({ email: "" }, reply.generateCsrf())));
 
-  app.get("/users/:id", async (req: FastifyRequest<{ Params: { id: string }; Querystring: { notice?: string } }>, reply) => {
-    const id = parseId(req.params.id);
-    const user = id === undefined ? undefined : await findUser(db, id);
+  app.get("/users/:id", { schema: { params: UserParams, querystring: ShowQuery } }, async (req, reply) => {
+    const user = await findUser(db, userId(req.params));
     if (!user) return notFound(reply);
-    return page(reply, 200, user.email, showPage(user, reply.generateCsrf()), NOTICES[req.query.notice ?? ""]);
+    const { notice } = req.query;
+    return page(reply, 200, user.email, showPage(user, reply.generateCsrf()), noticeText(notice));
   });
 
-  app.get("/users/:id/edit", async (req: IdReq, reply) => {
-    const id = parseId(req.params.id);
-    const user = id === undefined ? undefined : await findUser(db, id);
+  app.get("/users/:id/edit", { schema: { params: UserParams } }, async (req, reply) => {
+    const user = await findUser(db, userId(req.params));
     if (!user) return notFound(reply);
-    return page(reply, 200, "Edit user", formPage({ id, email: user.email }, reply.generateCsrf()));
+    return page(reply, 200, "Edit user", formPage({ id: user.id, email: user.email }, reply.generateCsrf()));
   });
 
-  /** Validates and writes; on bad input re-renders the form with the error (422, or 409 for a duplicate). */
-  async function submit(req: FormReq, reply: FastifyReply, id: number | undefined, write: (email: string) => Promise<number | undefined>) {
-    const raw = req.body?.email;
-    const typed = typeof raw === "string" ? raw : "";
-    const rerender = (status: number, error: string) =>
-      page(reply, status, id === undefined ? "New user" : "Edit user", formPage({ id, email: typed, error }, reply.generateCsrf()));
-    const v = validateEmail(raw);
-    if (!v.ok) return rerender(422, v.message);
-    try {
-      const savedId = await write(v.email);
-      if (savedId === undefined) return notFound(reply);
-      // 303: the browser follows with a GET, so a reload does not post again.
-      return reply.redirect(`/users/${savedId}?notice=${id === undefined ? "created" : "updated"}`, 303);
-    } catch (err) {
-      if (err instanceof DuplicateEmailError) return rerender(409, err.message);
-      throw err;
-    }
+  /**
+   * A refused email (422 invalid, 409 duplicate) shows the form again with what was typed and
+   * why; every other error goes on to the app's error handler.
+   */
+  async function formAgain(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+    const refused = toClientError(err);
+    if (refused.fields === undefined) throw err;
+    const id = stringField(req.params, "id");
+    const state = { id: id === undefined ? undefined : Number(id), email: stringField(req.body, "email") ?? "", error: refused.message };
+    return page(reply, refused.status, id === undefined ? "New user" : "Edit user", formPage(state, reply.generateCsrf()));
   }
 
-  const csrf = { preHandler: app.csrfProtection };
+  // A plain function decorated on the instance: it does not use `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const checkCsrf = app.csrfProtection;
+  // The CSRF check runs before validation, so a forged post learns nothing about its input.
+  const form = { preValidation: [checkCsrf, unwrapUserBody], errorHandler: formAgain };
 
-  app.post("/users", csrf, async (req: FormReq, reply) => submit(req, reply, undefined, async (email) => (await createUser(db, email)).id));
-
-  app.post("/users/:id", csrf, async (req: FormReq, reply) => {
-    const id = parseId(req.params.id);
-    if (id === undefined) return notFound(reply);
-    return submit(req, reply, id, async (email) => (await updateUser(db, id, email))?.id);
+  app.post("/users", { ...form, schema: { body: UserForm } }, async (req, reply) => {
+    const user = await createUser(db, req.body.email);
+    // 303: the browser follows with a GET, so a reload does not post again.
+    return reply.redirect(`/users/${user.id}?notice=created`, 303);
   });
 
-  app.post("/users/:id/delete", csrf, async (req: IdReq, reply) => {
-    const id = parseId(req.params.id);
-    if (id === undefined || !(await deleteUser(db, id))) return notFound(reply);
+  app.post("/users/:id", { ...form, schema: { params: UserParams, body: UserForm } }, async (req, reply) => {
+    const user = await updateUser(db, userId(req.params), req.body.email);
+    if (!user) return notFound(reply);
+    return reply.redirect(`/users/${user.id}?notice=updated`, 303);
+  });
+
+  app.post("/users/:id/delete", { preValidation: checkCsrf, schema: { params: UserParams, body: CsrfForm } }, async (req, reply) => {
+    if (!(await deleteUser(db, userId(req.params)))) return notFound(reply);
     return reply.redirect("/users?notice=deleted", 303);
   });
 }

@@ -15,14 +15,17 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
-function render(v: unknown): string {
+/** What a template may interpolate: text and numbers are escaped, and an object cannot slip in. */
+export type Value = Html | string | number | boolean | null | undefined | readonly Value[];
+
+function render(v: Value): string {
   if (v instanceof Html) return v.value;
-  if (Array.isArray(v)) return v.map(render).join("");
+  if (Array.isArray(v)) return (v as readonly Value[]).map(render).join("");
   if (v === null || v === undefined || v === false) return "";
   return escapeHtml(String(v));
 }
 
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
   let out = strings[0] ?? "";
   values.forEach((v, i) => {
     out += render(v) + (strings[i + 1] ?? "");

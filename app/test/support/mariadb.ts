@@ -53,8 +53,13 @@ export async function startMariaDb(): Promise<MariaDb> {
   const socket = join(dir, "mysqld.sock");
   const install = spawnSync(
     findBinary("mariadb-install-db"),
-    ["--no-defaults", `--datadir=${datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db",
-      ...(isRoot ? ["--user=root"] : [])],
+    [
+      "--no-defaults",
+      `--datadir=${datadir}`,
+      "--auth-root-authentication-method=normal",
+      "--skip-test-db",
+      ...(isRoot ? ["--user=root"] : []),
+    ],
     { encoding: "utf8" },
   );
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}${install.stdout}`);
@@ -70,9 +75,20 @@ export async function startMariaDb(): Promise<MariaDb> {
   async function start(): Promise<void> {
     const proc = spawn(
       findBinary("mariadbd"),
-      ["--no-defaults", `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, "--bind-address=127.0.0.1",
-        `--pid-file=${join(dir, "mysqld.pid")}`, `--log-error=${join(dir, "error.log")}`, "--skip-name-resolve",
-        "--skip-log-bin", "--innodb-buffer-pool-size=64M", "--max-connections=200", ...(isRoot ? ["--user=root"] : [])],
+      [
+        "--no-defaults",
+        `--datadir=${datadir}`,
+        `--socket=${socket}`,
+        `--port=${port}`,
+        "--bind-address=127.0.0.1",
+        `--pid-file=${join(dir, "mysqld.pid")}`,
+        `--log-error=${join(dir, "error.log")}`,
+        "--skip-name-resolve",
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=64M",
+        "--max-connections=200",
+        ...(isRoot ? ["--user=root"] : []),
+      ],
       { stdio: "ignore" },
     );
     child = proc;
