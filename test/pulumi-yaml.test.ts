@@ -5,8 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { KNOWN_KEYS, parseConfig, SECRET_KEYS, type BerthConfig } from "../infra/config";
-import { configSet, configSetCommandsIn } from "./support/pulumi-cli/config-set";
+import { KNOWN_KEYS, parseConfig, SECRET_KEYS, TARGET_ONLY_KEYS, TARGETS, type BerthConfig } from "../infra/config";
+import { configSet, configSetCommandsIn, shellWords } from "./support/pulumi-cli/config-set";
 import { CliError, loadProject, type Project } from "./support/pulumi-cli/project";
 import {
     loadProjectStack,
@@ -30,6 +30,17 @@ const STACK_FILES = fs
     .readdirSync(ROOT)
     .filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))
     .sort();
+
+/** A `## ` section of the README, from its heading to the next one. */
+function readmeSection(heading: string): string {
+    const start = README.indexOf(`\n## ${heading}\n`);
+    assert.ok(start >= 0, `the README has a "${heading}" section`);
+    const end = README.indexOf("\n## ", start + 1);
+    return README.slice(start, end < 0 ? undefined : end);
+}
+/** The "Try it locally" section speaks of the local stack; the rest of the README of an aws one. */
+const README_LOCAL = readmeSection("Try it locally");
+const README_AWS = README.replace(README_LOCAL, "");
 
 // A stand-in for the passphrase crypter: the port only needs encrypt and decrypt to be inverse.
 const encrypt = (p: string) => Buffer.from(p).toString("base64");
@@ -125,6 +136,16 @@ describe("Pulumi.yaml", () => {
         assert.equal(table.appVersion, "(required)");
     });
 
+    it("gives each target-only key the default the program takes for unset", () => {
+        for (const target of TARGETS) {
+            for (const [key, def] of Object.entries(TARGET_ONLY_KEYS[target])) {
+                const declared = raw.config[key]?.default;
+                assert.equal(typeof declared === "string" ? declared : JSON.stringify(declared), def, `${target}: ${key}`);
+            }
+        }
+        assert.equal(raw.config.target.default, "aws");
+    });
+
     it("is accepted by the CLI's project checks, with the timeouts' documented defaults", () => {
         assert.equal(project.config.healthTimeout.default, 120);
         assert.equal(project.config.migrateTimeout.default, 1800);
@@ -141,10 +162,21 @@ describe("stacks the CLI must accept", () => {
         it(`${file} passes the CLI's checks and the program's`, () => {
             const stackName = file.slice("Pulumi.".length, -".yaml".length);
             const run = cliRun(loadProjectStack(read(file), project), project, stackName);
-            assert.equal(run.config["aws:region"], "eu-west-1");
-            assert.equal(programParse(run, stackName).appVersion, 1);
+            const cfg = programParse(run, stackName);
+            assert.equal(cfg.appVersion, 1);
+            if (cfg.target === "aws") assert.equal(run.config["aws:region"], "eu-west-1");
+            else
+                assert.deepEqual(
+                    Object.keys(run.config).filter((k) => k.startsWith("aws:")),
+                    [],
+                    "no AWS setting on a local stack",
+                );
         });
     }
+
+    it('ships the local stack the README\'s "Try it locally" command selects', () => {
+        assert.ok(STACK_FILES.includes("Pulumi.local.yaml"), STACK_FILES.join(", "));
+    });
 
     it("a fresh stack with only appVersion (and the region) set", () => {
         const cfg = programParse(cliRun(stackConfigOf(FRESH)));
@@ -155,7 +187,7 @@ describe("stacks the CLI must accept", () => {
         assert.equal(cfg.migrateTimeout, 1800);
     });
 
-    const commands = configSetCommandsIn(README);
+    const commands = configSetCommandsIn(README_AWS);
     const blocks = [...new Set(commands.filter((c) => c.block >= 0).map((c) => c.block))];
 
     it("the README shows the Rails settings and the other config commands", () => {
@@ -206,6 +238,68 @@ describe("stacks the CLI must accept", () => {
         const stack = new Map(stackConfigOf(FRESH));
         configSet(stack, project, example.command, encrypt);
         assert.deepEqual(programParse(cliRun(stack)).adminCidrs, [example.command.value]);
+    });
+});
+
+describe('the README\'s "Try it locally"', () => {
+    /** Each `&&`-joined command of the first shell block, as the shell's words. */
+    const commandLine = (() => {
+        const block = /```sh\n([^`]*)```/.exec(README_LOCAL);
+        assert.ok(block, "a shell block");
+        const lines = block[1].trim().split("\n");
+        assert.equal(lines.length, 1, "one command");
+        return lines[0].split("&&").map((part) => shellWords(part.trim()));
+    })();
+    const selected = commandLine.find((w) => w.slice(0, 3).join(" ") === "pulumi stack select");
+    const stackName = selected?.[selected.length - 1] ?? "";
+    const localStack = () => new Map(loadProjectStack(read(`Pulumi.${stackName}.yaml`), project));
+
+    it("is one command on a fresh clone: install, select (creating) a shipped stack, deploy", () => {
+        assert.deepEqual(commandLine, [
+            ["npm", "ci"],
+            ["pulumi", "stack", "select", "--create", "local"],
+            ["pulumi", "up"],
+        ]);
+        assert.ok(STACK_FILES.includes(`Pulumi.${stackName}.yaml`));
+    });
+
+    it("deploys the local target at version 1, with nothing else to set, where the section says", () => {
+        const run = cliRun(localStack(), project, stackName);
+        const cfg = programParse(run, stackName);
+        assert.equal(cfg.target, "local");
+        assert.equal(cfg.appVersion, 1);
+        assert.ok(README_LOCAL.includes(`then open http://localhost:${cfg.localPort}/.`));
+        assert.equal(cfg.localKeepData, true, "destroy keeps the data, as the section says");
+    });
+
+    const local = configSetCommandsIn(README_LOCAL);
+    it("shows config commands, each of which passes the CLI's checks and the program's on the local stack", () => {
+        const keys = local.map((c) => c.command.key);
+        for (const key of ["appVersion", "localPort", "localKeepData"]) assert.ok(keys.includes(key), `sets ${key}: ${keys.join(", ")}`);
+        for (const { source, command } of local) {
+            const stack = localStack();
+            configSet(stack, project, command, encrypt);
+            const cfg = programParse(cliRun(stack, project, stackName), stackName);
+            assert.equal(cfg.target, "local", source);
+            if (command.key === "localKeepData") assert.equal(cfg.localKeepData, command.value === "true");
+            if (command.key === "localPort") assert.equal(cfg.localPort, Number(command.value));
+        }
+    });
+
+    it("an AWS key on the local stack is refused by the program, naming it", () => {
+        const stack = localStack();
+        configSet(
+            stack,
+            project,
+            { key: "adminCidrs[0]", value: "203.0.113.7/32", path: true, secret: false, plaintext: false, type: undefined },
+            encrypt,
+        );
+        assert.throws(
+            () => programParse(cliRun(stack, project, stackName), stackName),
+            (e: Error) =>
+                e.message ===
+                "berth:adminCidrs only applies to target aws, and this stack's target is local: remove it with pulumi config rm adminCidrs",
+        );
     });
 });
 

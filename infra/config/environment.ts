@@ -35,3 +35,39 @@ export function dockerEnvironmentError(env: Readonly<Record<string, string | und
     const set = DOCKER_CLIENT_VARIABLES.filter((name) => (env[name] ?? "") !== "");
     return set.length === 0 ? undefined : new DockerEnvironmentError(set);
 }
+
+/** Docker's default socket on Linux and macOS, where the provider goes when DOCKER_HOST is unset. */
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * With target local the engine is the operator's own, and DOCKER_HOST is how they name it: the
+ * provider follows it (pulumi-docker provider/provider.go, setConfiguration), and so must the cutover
+ * step, which is given this address. Undefined or empty: the default socket.
+ */
+export function localEngineHost(env: Readonly<Record<string, string | undefined>>): string {
+    const host = env.DOCKER_HOST ?? "";
+    return host === "" ? DEFAULT_DOCKER_HOST : host;
+}
+
+/**
+ * With target local: refused when the cutover step could not reach the engine the provider uses. It
+ * speaks the Engine API over a unix socket (scripts/cutover.js); a context would redirect the
+ * provider alone (its `context` input "can also be set via DOCKER_CONTEXT").
+ */
+export function localEngineError(env: Readonly<Record<string, string | undefined>>): RunError | undefined {
+    if ((env.DOCKER_CONTEXT ?? "") !== "") {
+        return new RunError(
+            "DOCKER_CONTEXT is set: with target local, Berth reaches the engine through DOCKER_HOST or the default socket, " +
+                "and its cutover step cannot follow a context. Run `unset DOCKER_CONTEXT` and, if the engine is not at " +
+                `${DEFAULT_DOCKER_HOST}, export DOCKER_HOST=$(docker context inspect --format '{{.Endpoints.docker.Host}}')`,
+        );
+    }
+    const host = localEngineHost(env);
+    if (!/^unix:\/\/\/./.test(host)) {
+        return new RunError(
+            `DOCKER_HOST must be a unix socket (unix:///path/to/docker.sock) with target local, got ${JSON.stringify(host)}: ` +
+                "the cutover step talks to the engine over it",
+        );
+    }
+    return undefined;
+}

@@ -44,6 +44,15 @@ export class ConfigError extends RunError {
         return err;
     }
 
+    /** A key of the other target, set to something other than its default. Its value is not repeated. */
+    static onlyForTarget(key: string, keyTarget: string, stackTarget: string): ConfigError {
+        const err = new ConfigError(key, `unset with target ${stackTarget}`, undefined);
+        err.message =
+            `berth:${key} only applies to target ${keyTarget}, and this stack's target is ${stackTarget}: ` +
+            `remove it with pulumi config rm ${key}`;
+        return err;
+    }
+
     /** A plain key stored as a secret: Berth would show it in plain text. Its value is not repeated. */
     static storedAsSecret(key: string): ConfigError {
         const err = new ConfigError(key, "a plain value", undefined);

@@ -2,12 +2,19 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BerthConfig, ConfigErrors, parseConfig, SECRET_KEYS } from "./parse";
-import { dockerEnvironmentError } from "./environment";
+import { dockerEnvironmentError, localEngineError } from "./environment";
 
 export * from "./parse";
 export { resolveAdminCidrs, detectPublicIp, adminAddressNotice } from "./admin";
 export type { AdminNotice } from "./admin";
-export { dockerEnvironmentError, DockerEnvironmentError, DOCKER_CLIENT_VARIABLES } from "./environment";
+export {
+    dockerEnvironmentError,
+    DockerEnvironmentError,
+    DOCKER_CLIENT_VARIABLES,
+    DEFAULT_DOCKER_HOST,
+    localEngineError,
+    localEngineHost,
+} from "./environment";
 
 /** The secret keys, read so they stay Pulumi secrets; undefined means "generate one". */
 export interface BerthSecrets {
@@ -41,8 +48,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         if (isConfigSecret(k)) secretKeys.push(key);
     }
     const problems: pulumi.RunError[] = [];
-    const envError = dockerEnvironmentError(env);
-    if (envError) problems.push(envError);
     let config: BerthConfig | undefined;
     try {
         config = parseConfig(raw, {
@@ -55,6 +60,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         if (!(err instanceof ConfigErrors)) throw err;
         problems.push(...err.errors);
     }
+    // On aws the Docker client variables would redirect the build away from the host; on local,
+    // DOCKER_HOST names the engine to deploy to. Reported first, with the config's problems.
+    const local = (config?.target ?? raw.target) === "local";
+    const envError = local ? localEngineError(env) : dockerEnvironmentError(env);
+    if (envError) problems.unshift(envError);
     if (problems.length > 0 || config === undefined) throw new ConfigErrors(problems);
     const c = new pulumi.Config("berth");
     const secret = (key: (typeof SECRET_KEYS)[number]) => (raw[key] ? c.requireSecret(key) : undefined);

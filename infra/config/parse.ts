@@ -17,10 +17,10 @@ import {
     string,
     boolean,
 } from "./fields";
-import { BerthConfig, RawConfig } from "./types";
+import { BerthConfig, RawConfig, Target } from "./types";
 
 export { ConfigError, ConfigErrors, nearestKey } from "./fields";
-export type { BerthConfig, RawConfig } from "./types";
+export type { BerthConfig, RawConfig, Target } from "./types";
 
 /**
  * Default nginx image: the official image's current stable line (1.30), which has upstream `server ... resolve`
@@ -41,6 +41,37 @@ export const RESERVED_APP_ENV = [
     "MYSQL_DATABASE",
     "SECRET_KEY_BASE",
 ] as const;
+
+export const TARGETS: readonly Target[] = ["aws", "local"];
+
+/**
+ * The keys that mean something on one target only, each with the value it takes when not set:
+ * Pulumi.yaml's default as the CLI passes it on to every stack (test/pulumi-yaml.test.ts keeps the
+ * two in step). With the other target, a key set to anything else is refused.
+ */
+export const TARGET_ONLY_KEYS: Readonly<Record<Target, Readonly<Record<string, string>>>> = {
+    aws: {
+        instanceType: "t3.small",
+        instanceName: "",
+        adminCidrs: "[]",
+        allowPublicAdmin: "false",
+        sshPublicKey: "",
+        keyName: "",
+        rootVolumeSize: "20",
+        dataVolumeSize: "10",
+        availabilityZone: "",
+        subnetId: "",
+        amiId: "",
+        updateStrategy: "reboot",
+    },
+    local: { localPort: "8080", localKeepData: "true" },
+};
+
+/** Whether a stored value differs from the key's default (the CLI passes defaults on as if set). */
+function setToOtherThan(value: string | undefined, def: string): boolean {
+    const v = (value ?? "").replace(/\s+/g, "");
+    return v !== "" && v !== def;
+}
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const IMAGE_RE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
@@ -89,6 +120,18 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         }
     }
 
+    // The target first: the other target's keys are refused when set, then read as unset.
+    const targetErrors = errors.length;
+    const target = field(() => enumOf(plain, "target", TARGETS, "aws"), "aws");
+    if (errors.length === targetErrors) {
+        for (const other of TARGETS.filter((t) => t !== target)) {
+            for (const [key, def] of Object.entries(TARGET_ONLY_KEYS[other])) {
+                if (setToOtherThan(plain[key], def)) errors.push(ConfigError.onlyForTarget(key, other, target));
+                delete plain[key];
+            }
+        }
+    }
+
     const instanceType = field(
         () => pattern(plain, "instanceType", /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"', "t3.small"),
         "t3.small",
@@ -121,6 +164,9 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         migrateCommand: field(() => command(plain, "migrateCommand"), undefined) ?? ["npm", "run", "db:migrate"],
         healthCheckCommand: optionalString(plain, "healthCheckCommand"),
         appEnv: field(() => envMap(plain, "appEnv", RESERVED_APP_ENV), {}),
+        target,
+        localPort: field(() => integer(plain, "localPort", 1, 65535, 8080), 8080),
+        localKeepData: field(() => boolean(plain, "localKeepData", true), true),
         instanceType,
         architecture: architectureOf(instanceType),
         instanceName: field(
@@ -209,6 +255,9 @@ export const KNOWN_KEYS = [
     "migrateCommand",
     "healthCheckCommand",
     "appEnv",
+    "target",
+    "localPort",
+    "localKeepData",
     "instanceType",
     "instanceName",
     "adminCidrs",

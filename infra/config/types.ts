@@ -1,3 +1,6 @@
+/** Where the app runs: an EC2 host Berth provisions, or the Docker engine on this machine. */
+export type Target = "aws" | "local";
+
 /** The `berth:*` keys as `pulumi.Config` stores them: strings, with lists and maps JSON-encoded. */
 export type RawConfig = Readonly<Record<string, string | undefined>>;
 
@@ -30,6 +33,13 @@ export interface BerthConfig {
     readonly healthCheckCommand: string | undefined;
     /** Extra plain (non-secret) environment for the app. Default {}. */
     readonly appEnv: Readonly<Record<string, string>>;
+
+    /** Where the app runs. Default "aws". */
+    readonly target: Target;
+    /** Target local: the port nginx publishes on 127.0.0.1. Default 8080. */
+    readonly localPort: number;
+    /** Target local: whether `pulumi destroy` keeps MySQL's Docker volume (retainOnDelete). Default true. */
+    readonly localKeepData: boolean;
 
     /** EC2 instance type. Default "t3.small". */
     readonly instanceType: string;

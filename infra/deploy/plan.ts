@@ -8,19 +8,20 @@ import {
     appEnvironmentNames,
     appHealthCheck,
     appImageName,
-    dockerPlatform,
     HealthCheck,
     MYSQL_ALIAS,
-    MYSQL_HOST_DIR,
     MYSQL_STOP_GRACE_SECONDS,
     mysqlHealthCheck,
 } from "./spec";
+import type { AppSettings, Storage, TargetSettings } from "./settings";
+
+export { appSettings } from "./settings";
+export type { AppSettings, Publish, Storage, TargetSettings } from "./settings";
 
 /** The two slots' names on the front network; only the cutover gives one to a healthy app container. */
 export const SLOTS = { blue: "app-blue", green: "app-green" } as const;
-/** Where nginx reads the route marker, and where that directory lives on the host (the data volume). */
+/** Where nginx reads the route marker (its directory on the host or in a volume is the target's). */
 export const ROUTE_DIR = "/etc/nginx/berth-route";
-export const ROUTE_HOST_DIR = "/opt/data/berth/route";
 /** nginx's loopback-only listener the cutover probes each slot through. */
 export const PROBE_PORT = 8081;
 /** The cutover script, relative to the project directory (Pulumi's working directory). */
@@ -38,31 +39,25 @@ export const TIMEOUT_MARGIN_SECONDS = 300;
 /** CPU weight of the one-shot steps against the serving containers' default 1024. */
 export const ONE_SHOT_CPU_SHARES = 256;
 
-export interface PlanInput {
-    stack: string;
-    architecture: "x86_64" | "arm64";
-    appVersion: number;
-    appDir: string;
-    appPort: number;
-    healthPath: string;
-    healthTimeout: number;
-    stopGraceSeconds: number;
-    migrateTimeout: number;
-    appCommand?: readonly string[];
-    createCommand: readonly string[];
-    migrateCommand: readonly string[];
-    healthCheckCommand?: string;
-    appEnv: Readonly<Record<string, string>>;
-    mysqlImage: string;
-    nginxImage: string;
-    mysqlUser: string;
-    mysqlDatabase: string;
+export interface PlanInput extends AppSettings, TargetSettings {
     /** Digest of the app's build context (a code change gives a new image even at the same version). */
     contextDigest: string;
 }
 
 export type NetworkRole = "backend" | "front";
 export type ImageRole = "mysql" | "app" | "nginx";
+export type VolumeRole = "mysql" | "route";
+
+/** A container's mount: a host directory, or one of the deployment's volumes by role. */
+export type Mount = { hostPath: string; containerPath: string } | { volume: VolumeRole; containerPath: string };
+
+/** A named Docker volume the deployment creates. */
+export interface VolumePlan {
+    role: VolumeRole;
+    /** Left in place by `pulumi destroy` (retainOnDelete). */
+    keep: boolean;
+    labels: Record<string, string>;
+}
 
 /** One container as the Docker provider takes it, with its replace policy and the reason for it. */
 export interface ContainerPlan {
@@ -80,8 +75,8 @@ export interface ContainerPlan {
     stopSignal?: string;
     stopTimeout?: number;
     destroyGraceSeconds?: number;
-    volumes: { hostPath: string; containerPath: string }[];
-    ports: { internal: number; external: number }[];
+    volumes: Mount[];
+    ports: { internal: number; external: number; ip?: string }[];
     labels: Record<string, string>;
     uploads: { file: string; content: string }[];
     /** Relative CPU weight (Docker's default 1024); undefined: the default. */
@@ -95,6 +90,8 @@ export interface ContainerPlan {
 
 export interface DeployPlan {
     image: { name: string; context: string; dockerfile: string; platform: string };
+    /** The named volumes to create, in the order the containers use them (none when the target keeps files on its host). */
+    volumes: VolumePlan[];
     containers: { mysql: ContainerPlan; dbCreate: ContainerPlan; migrate: ContainerPlan; app: ContainerPlan; nginx: ContainerPlan };
     /** The cutover step's settings (the engine address and the containers' names come at run time). */
     cutover: { script: string; env: Record<string, string> };
@@ -124,6 +121,20 @@ const ONE_SHOT = (role: string, command: readonly string[], timeout: number): Co
     },
 });
 
+function mount(storage: Storage, role: VolumeRole, containerPath: string): Mount {
+    return "hostPath" in storage ? { hostPath: storage.hostPath, containerPath } : { volume: role, containerPath };
+}
+
+function volumes(i: PlanInput): VolumePlan[] {
+    const storages: [VolumeRole, Storage][] = [
+        ["mysql", i.mysqlStorage],
+        ["route", i.routeStorage],
+    ];
+    return storages.flatMap(([role, s]) =>
+        "volume" in s ? [{ role, keep: s.volume.keep, labels: { "berth.stack": i.stack, "berth.volume": role } }] : [],
+    );
+}
+
 export function planDeployment(i: PlanInput): DeployPlan {
     const migrate = ONE_SHOT("migrate", i.migrateCommand, i.migrateTimeout);
     const dbCreate: ContainerPlan = {
@@ -136,8 +147,9 @@ export function planDeployment(i: PlanInput): DeployPlan {
             name: appImageName(i.stack, i.appVersion, i.contextDigest),
             context: i.appDir,
             dockerfile: `${i.appDir.replace(/\/+$/, "")}/Dockerfile`,
-            platform: dockerPlatform(i.architecture),
+            platform: i.platform,
         },
+        volumes: volumes(i),
         containers: {
             mysql: {
                 image: "mysql",
@@ -149,7 +161,7 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 restart: "always",
                 stopTimeout: MYSQL_STOP_GRACE_SECONDS,
                 destroyGraceSeconds: MYSQL_STOP_GRACE_SECONDS,
-                volumes: [{ hostPath: MYSQL_HOST_DIR, containerPath: "/var/lib/mysql" }],
+                volumes: [mount(i.mysqlStorage, "mysql", "/var/lib/mysql")],
                 ports: [],
                 labels: {},
                 uploads: [],
@@ -192,8 +204,8 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 stopTimeout: NGINX_STOP_GRACE_SECONDS,
                 destroyGraceSeconds: NGINX_STOP_GRACE_SECONDS,
                 // The route marker outlives nginx's container: a new nginx routes where the last one did.
-                volumes: [{ hostPath: ROUTE_HOST_DIR, containerPath: ROUTE_DIR }],
-                ports: [{ internal: 80, external: 80 }],
+                volumes: [mount(i.routeStorage, "route", ROUTE_DIR)],
+                ports: [{ internal: 80, external: i.publish.port, ...(i.publish.ip === undefined ? {} : { ip: i.publish.ip }) }],
                 labels: {},
                 uploads: [
                     {
@@ -203,7 +215,10 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 ],
                 createTimeoutSeconds: 20 * 60,
                 ignoreChanges: [],
-                replace: { deleteBeforeReplace: true, why: "one host port 80: the new nginx can only bind it once the old one is gone" },
+                replace: {
+                    deleteBeforeReplace: true,
+                    why: `one host port ${i.publish.port}: the new nginx can only bind it once the old one is gone`,
+                },
             },
         },
         cutover: {

@@ -5,8 +5,6 @@
 /** MySQL's name on the backend network. */
 export const MYSQL_ALIAS = "mysql";
 export const MYSQL_PORT = 3306;
-/** Where MySQL keeps its files on the host: the data volume. */
-export const MYSQL_HOST_DIR = "/opt/data/mysql";
 
 /** Seconds MySQL gets to shut InnoDB down cleanly before it is killed. */
 export const MYSQL_STOP_GRACE_SECONDS = 120;
@@ -97,7 +95,7 @@ export function mysqlHealthCheck(): HealthCheck {
     };
 }
 
-/** Docker platform of the instance, so the image is built for the host and not the laptop. */
+/** Docker platform of a CPU architecture, so the image is built for the engine's host and not the laptop. */
 export function dockerPlatform(architecture: "x86_64" | "arm64"): string {
     return architecture === "arm64" ? "linux/arm64" : "linux/amd64";
 }

@@ -57,7 +57,7 @@ function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
-/** The name the mocks give an auto-named Docker resource (network, container). */
+/** The name the mocks give an auto-named Docker resource (network, volume, container). */
 export function mockAutoName(resourceName: string): string {
     return `${resourceName}-1234567`;
 }
@@ -76,6 +76,14 @@ function dockerState(
     switch (type) {
         case "docker:index/network:Network":
             return { id: digest.slice(7, 19), state: { ...inputs, name: inputs.name ?? mockAutoName(name) } };
+        case "docker:index/volume:Volume": {
+            // The provider's id is the volume's name (resource_docker_volume.go, resourceDockerVolumeCreate).
+            const volume = String(inputs.name ?? mockAutoName(name));
+            return {
+                id: volume,
+                state: { ...inputs, name: volume, driver: "local", mountpoint: `/var/lib/docker/volumes/${volume}/_data` },
+            };
+        }
         case "docker:index/remoteImage:RemoteImage":
             return { id: digest.slice(7, 19), state: { ...inputs, imageId: `${digest}${String(inputs.name)}` } };
         case "docker:index/image:Image":

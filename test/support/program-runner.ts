@@ -33,6 +33,8 @@ export interface RecordedResource {
     /** Per input property, the resources its value came from (the engine's PropertyDependencies). */
     propertyDependencies: Record<string, string[]>;
     deleteBeforeReplace: boolean | undefined;
+    /** The retainOnDelete option: `pulumi destroy` leaves the object in place. */
+    retainOnDelete: boolean;
     ignoreChanges: string[];
     replaceOnChanges: string[];
     additionalSecretOutputs: string[];
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
             dependencies: req.getDependenciesList(),
             propertyDependencies: propertyDependencies(req),
             deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+            retainOnDelete: req.getRetainondelete() === true,
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

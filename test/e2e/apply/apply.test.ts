@@ -113,6 +113,22 @@ const stateOf = (applier: Applier) =>
         .sort();
 
 describe("the applier carries out the plan as `pulumi up` does", () => {
+    it("creates named volumes, and on destroy deletes only those without retainOnDelete", async () => {
+        const fake = fakeApi();
+        const applier = new Applier({ api: fake.api, engine: fake.engine, dataDir: "/nonexistent", prefix: "t" });
+        const volumes = [res("volume", "data", { labels: [] }, { retainOnDelete: true }), res("volume", "scratch", { labels: [] })];
+        await up(applier, volumes);
+        assert.deepEqual(fake.calls, ["POST /volumes/create", "POST /volumes/create"]);
+        const scratch = applier.state.get("scratch")!.id;
+        await up(applier, []);
+        assert.deepEqual(fake.calls.slice(2), [`DELETE /volumes/${scratch}`], "the kept volume gets no delete");
+        assert.deepEqual(
+            applier.retained.map((d) => d.resource.name),
+            ["data"],
+        );
+        assert.deepEqual(applier.current(), [], "both are gone from the state");
+    });
+
     it("runs command resources through the hook: create, then a replacement's create", async () => {
         const commands: { name: string; op: CommandOp }[] = [];
         const { applier } = await deployed(commands);

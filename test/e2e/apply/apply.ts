@@ -1,6 +1,6 @@
 /**
  * Carries out planned steps on a real engine, as the Docker provider would for `pulumi up`: the
- * same API calls for networks and containers (create, upload, start, run to completion and read the
+ * same API calls for networks, volumes and containers (create, upload, start, run to completion and read the
  * exit code, wait until healthy, stop with the grace period, remove), images built from the
  * declared context, and Pulumi's order of steps.
  */
@@ -22,9 +22,9 @@ const ROOT = path.resolve(__dirname, "../../..");
 /** One object the applier made: an entry of Pulumi's state (see Prior) with its engine identity. */
 export interface Deployed extends Prior {
     resource: DockerResource;
-    /** Engine id (container, network) or image reference. */
+    /** Engine id (container, network), volume name, or image reference. */
     id: string;
-    /** Engine name of a network or container. */
+    /** Engine name of a network, volume or container. */
     engineName?: string;
 }
 
@@ -66,6 +66,8 @@ export class Applier {
     readonly state = new Map<string, Deployed>();
     /** Old objects of create-before-delete replacements whose delete has not run yet (pending deletes). */
     private readonly replaced: Deployed[] = [];
+    /** Objects a delete step left in place (retainOnDelete): out of the state, still on the engine. */
+    readonly retained: Deployed[] = [];
 
     constructor(private readonly o: ApplierOptions) {}
 
@@ -205,8 +207,10 @@ export class Applier {
                 await this.command(r, "update");
                 return;
             case "network":
+            case "volume":
             case "remoteImage":
-                // Only keepLocally and forceRemove update in place, and they act at delete time.
+                // Nothing Berth sets updates a network or volume in place (every attribute is ForceNew);
+                // a remote image's keepLocally and forceRemove act at delete time.
                 return;
         }
     }
@@ -257,6 +261,18 @@ export class Applier {
                 this.log(`network ${name} created`);
                 return { resource: r, id: res.Id, engineName: name };
             }
+            case "volume": {
+                // resourceDockerVolumeCreate: VolumeCreate with the name (here prefixed), labels and driver.
+                const name = `${this.o.prefix}-${r.name}-${crypto.randomBytes(3).toString("hex")}`;
+                const labels = (r.inputs.labels as { label: string; value: string }[] | undefined) ?? [];
+                await this.o.api.call("POST", "/volumes/create", {
+                    Name: name,
+                    Driver: r.inputs.driver ?? "local",
+                    Labels: { ...Object.fromEntries(labels.map((l) => [l.label, l.value])), "berth.e2e": this.o.prefix },
+                });
+                this.log(`volume ${name} created`);
+                return { resource: r, id: name, engineName: name };
+            }
             case "remoteImage": {
                 const declared = String(r.inputs.name);
                 const kind: StandinKind = declared.startsWith("mysql") ? "mysql" : declared.startsWith("nginx") ? "nginx" : "node";
@@ -295,11 +311,12 @@ export class Applier {
         return images[0]!.id;
     }
 
-    private networkFor(declared: string): string {
+    /** The engine name of the network or volume the program knows by its (mock auto-)name. */
+    private engineNameFor(kind: "network" | "volume", declared: string): string {
         for (const d of this.state.values()) {
-            if (d.resource.kind === "network" && mockAutoName(d.resource.name) === declared) return d.engineName!;
+            if (d.resource.kind === kind && mockAutoName(d.resource.name) === declared) return d.engineName!;
         }
-        throw new Error(`network ${declared} is not deployed`);
+        throw new Error(`${kind} ${declared} is not deployed`);
     }
 
     private async createContainer(r: DockerResource): Promise<Deployed> {
@@ -307,10 +324,15 @@ export class Applier {
         const name = `${this.o.prefix}-${r.name}-${crypto.randomBytes(4).toString("hex").slice(0, 7)}`;
         const body = containerCreateBody(r.inputs, {
             image: this.imageFor(r),
-            network: (n) => this.networkFor(n),
+            network: (n) => this.engineNameFor("network", n),
+            volume: (v) => this.engineNameFor("volume", v),
             hostPath: (p) => (p.startsWith("/opt/data") ? path.join(this.o.dataDir, p.slice("/opt/data".length)) : p),
         });
-        for (const bind of (body.HostConfig as { Binds: string[] }).Binds) await fs.mkdir(bind.split(":")[0], { recursive: true });
+        // A host directory is made as the host's own would be; a named volume exists already.
+        for (const bind of (body.HostConfig as { Binds: string[] }).Binds) {
+            const source = bind.split(":")[0];
+            if (path.isAbsolute(source)) await fs.mkdir(source, { recursive: true });
+        }
         const { Id } = await api.call<{ Id: string }>("POST", `/containers/create?name=${encodeURIComponent(name)}`, body);
         const deployed: Deployed = { resource: r, id: Id, engineName: name };
         // In the state from here on, as the provider records a created container even if a later check fails.
@@ -380,9 +402,19 @@ export class Applier {
         }
     }
 
-    /** The provider's delete: stop with destroyGraceSeconds (SIGTERM, then SIGKILL), then remove. */
+    /**
+     * The provider's delete: stop with destroyGraceSeconds (SIGTERM, then SIGKILL), then remove. An
+     * object with retainOnDelete is only dropped from the state: the engine's delete step calls no
+     * provider for it (pulumi/pulumi pkg/resource/deploy/step.go, DeleteStep.Apply: "Deleting a
+     * 'drop on delete' is a no-op").
+     */
     private async remove(d: Deployed): Promise<void> {
         const api = this.o.api;
+        if (d.resource.retainOnDelete) {
+            this.retained.push(d);
+            this.log(`${d.resource.name} (${d.engineName ?? d.id}) retained`);
+            return;
+        }
         if (d.resource.kind === "container") {
             const grace = Number(d.resource.inputs.destroyGraceSeconds ?? 0);
             const started = Date.now();
@@ -394,20 +426,26 @@ export class Applier {
             this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         } else if (d.resource.kind === "network") {
             await api.call("DELETE", `/networks/${d.id}`);
+        } else if (d.resource.kind === "volume") {
+            // resourceDockerVolumeDelete: VolumeRemove with force, retried while the volume is in use.
+            await api.call("DELETE", `/volumes/${encodeURIComponent(d.id)}?force=true`);
         } else if (d.resource.kind === "command" && d.resource.inputs.delete !== undefined) {
             await this.command(d.resource, "delete");
         }
         // Images stay, as the provider leaves local images (keepLocally, and Image never deletes tags).
     }
 
-    /** Removes everything this applier created (test cleanup), containers first. */
+    /** Removes everything this applier created (test cleanup), retained volumes too, containers first. */
     async destroyAll(): Promise<void> {
-        const all = [...this.replaced, ...this.state.values()];
+        const all = [...this.replaced, ...this.state.values(), ...this.retained];
         for (const d of all.filter((x) => x.resource.kind === "container"))
             await this.o.api.call("DELETE", `/containers/${d.id}?force=true`).catch(() => undefined);
         for (const d of all.filter((x) => x.resource.kind === "network"))
             await this.o.api.call("DELETE", `/networks/${d.id}`).catch(() => undefined);
+        for (const d of all.filter((x) => x.resource.kind === "volume"))
+            await this.o.api.call("DELETE", `/volumes/${encodeURIComponent(d.id)}?force=true`).catch(() => undefined);
         this.state.clear();
         this.replaced.length = 0;
+        this.retained.length = 0;
     }
 }

@@ -1,13 +1,15 @@
 /**
  * The Docker Engine API body for a container the program declared: the provider's inputs
  * (docker.Container) mapped the way the provider maps them, plus the few remaps a test machine
- * needs (the data directory, a loopback host port). Pure.
+ * needs (the data directory, the engine's names of networks and volumes, a free host port). Pure.
  */
 export interface Remaps {
     /** The engine image to run. */
     image: string;
     /** Engine network name for each network name the program declared. */
     network: (declared: string) => string;
+    /** Engine volume name for each volume name the program declared. */
+    volume: (declared: string) => string;
     /** Host directory standing in for the host path (e.g. /opt/data/mysql). */
     hostPath: (declared: string) => string;
 }
@@ -25,7 +27,7 @@ interface Inputs {
     init?: boolean;
     user?: string;
     workingDir?: string;
-    volumes?: { hostPath?: string; containerPath: string; readOnly?: boolean }[];
+    volumes?: { hostPath?: string; volumeName?: string; containerPath: string; readOnly?: boolean }[];
     ports?: { internal: number; external?: number; protocol?: string; ip?: string }[];
     networksAdvanced?: { name: string; aliases?: string[] }[];
     sysctls?: Record<string, string>;
@@ -76,12 +78,17 @@ export function containerCreateBody(raw: Record<string, unknown>, remap: Remaps)
             Init: i.init,
             Sysctls: i.sysctls,
             CpuShares: i.cpuShares,
+            // A host path wins over a volume name (resource_docker_container_structures.go, volumeSetToDockerVolumes).
             Binds: (i.volumes ?? [])
-                .filter((v) => v.hostPath)
-                .map((v) => `${remap.hostPath(v.hostPath!)}:${v.containerPath}${v.readOnly ? ":ro" : ""}`),
-            // The host port the program publishes (80) becomes a free loopback port here.
+                .filter((v) => v.hostPath || v.volumeName)
+                .map(
+                    (v) =>
+                        `${v.hostPath ? remap.hostPath(v.hostPath) : remap.volume(v.volumeName!)}:${v.containerPath}${v.readOnly ? ":ro" : ""}`,
+                ),
+            // The host port the program publishes (80, or localPort) becomes a free port here, on the address
+            // it names (portSetToDockerPorts: HostIP from `ip`), or on loopback when it names none (all addresses).
             PortBindings: Object.fromEntries(
-                ports.map((p) => [`${p.internal}/${p.protocol ?? "tcp"}`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
+                ports.map((p) => [`${p.internal}/${p.protocol ?? "tcp"}`, [{ HostIp: p.ip ?? "127.0.0.1", HostPort: "" }]]),
             ),
             NetworkMode: nets.length > 0 ? remap.network(nets[0].name) : undefined,
         },

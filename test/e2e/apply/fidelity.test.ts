@@ -4,11 +4,16 @@
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { declare } from "../support/env";
+import { declare, declareLocal } from "../support/env";
 import { containerCreateBody, durationNs } from "./container-spec";
 import { freshState, planUpdate } from "./plan";
 
-const remaps = { image: "img", network: (n: string) => `e2e-${n}`, hostPath: (p: string) => `/tmp/data${p}` };
+const remaps = {
+    image: "img",
+    network: (n: string) => `e2e-${n}`,
+    volume: (v: string) => `e2e-${v}`,
+    hostPath: (p: string) => `/tmp/data${p}`,
+};
 
 describe("what the e2e runs follows the program", () => {
     it("a new health path, port and grace period change the app container the engine gets", async () => {
@@ -54,5 +59,22 @@ describe("what the e2e runs follows the program", () => {
         assert.equal(durationNs("1m30s"), 90e9);
         assert.equal(durationNs("250ms"), 250e6);
         assert.throws(() => durationNs("5 seconds"), /not a Go duration/);
+    });
+
+    it("target local: the volumes the program names, and nginx's port on the address it names", async () => {
+        const { resources } = await declareLocal({ appVersion: 1 }, "unix:///tmp/e2e.sock");
+        const body = (name: string) => containerCreateBody(resources.find((r) => r.name === name)!.inputs, remaps) as Record<string, any>;
+        assert.deepEqual(body("berth-mysql").HostConfig.Binds, ["e2e-berth-mysql-data-1234567:/var/lib/mysql"]);
+        assert.deepEqual(body("berth-nginx").HostConfig.Binds, ["e2e-berth-route-data-1234567:/etc/nginx/berth-route"]);
+        assert.deepEqual(body("berth-nginx").HostConfig.PortBindings, { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] });
+        assert.deepEqual(
+            resources.filter((r) => r.kind === "volume").map((r) => [r.name, r.retainOnDelete]),
+            [
+                ["berth-mysql-data", true],
+                ["berth-route-data", false],
+            ],
+        );
+        const cutover = resources.find((r) => r.name === "berth-cutover")!.inputs.environment as Record<string, string>;
+        assert.equal(cutover.BERTH_DOCKER_HOST, "unix:///tmp/e2e.sock", "the program follows DOCKER_HOST");
     });
 });

@@ -14,6 +14,7 @@ export { outputsAfterUpdate, readBack };
 
 const KINDS: Record<string, Kind> = {
     "docker:index/network:Network": "network",
+    "docker:index/volume:Volume": "volume",
     "docker:index/remoteImage:RemoteImage": "remoteImage",
     "docker:index/image:Image": "image",
     "docker:index/container:Container": "container",
@@ -34,6 +35,8 @@ export interface DockerResource {
     deleteBeforeReplace: boolean | undefined;
     ignoreChanges: string[];
     replaceOnChanges: string[];
+    /** The retainOnDelete option: the engine's delete drops it from the state and leaves it in place. */
+    retainOnDelete?: boolean;
 }
 
 /** One resource in the state: what it was last created or updated from, and what the provider recorded. */
@@ -85,6 +88,7 @@ export function dockerResources(result: ProgramResult): DockerResource[] {
         deleteBeforeReplace: r.deleteBeforeReplace,
         ignoreChanges: r.ignoreChanges,
         replaceOnChanges: r.replaceOnChanges,
+        retainOnDelete: r.retainOnDelete,
     }));
     return topological(list, (r) => r);
 }

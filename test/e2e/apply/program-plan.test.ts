@@ -4,7 +4,7 @@
  */
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { declare } from "../support/env";
+import { declare, declareLocal } from "../support/env";
 import { canonicalGoDuration } from "./go-duration";
 import { DockerResource, freshState, planUpdate, showStep, Step } from "./plan";
 
@@ -121,5 +121,39 @@ describe("the planner on the declared program", () => {
         const at = (name: string) => steps.findIndex((x) => x.startsWith(`delete ${name} `));
         assert.ok(at("berth-app") >= 0 && at("berth-front") >= 0, steps.join("\n"));
         assert.ok(at("berth-app") < at("berth-front"), steps.join("\n"));
+    });
+});
+
+describe("the planner on the declared program, target local", () => {
+    let v1: Declared;
+    let v2: Declared;
+    before(async () => {
+        [v1, v2] = await Promise.all([
+            declareLocal({ appVersion: 1 }, "unix:///var/run/docker.sock").then((d) => d.resources),
+            declareLocal({ appVersion: 2 }, "unix:///var/run/docker.sock").then((d) => d.resources),
+        ]);
+    });
+
+    it("a second `pulumi up` with nothing changed is a no-op, volumes included", () => {
+        assert.deepEqual(
+            names(planUpdate(freshState(v1), v1), (s) => s.op !== "same"),
+            [],
+        );
+    });
+
+    it("v1 -> v2 leaves the volumes, mysql and nginx alone", () => {
+        const steps = planUpdate(freshState(v1), v2);
+        for (const name of ["berth-mysql-data", "berth-route-data", "berth-mysql", "berth-nginx"]) {
+            assert.deepEqual(
+                names(steps, (s) => s.resource.name === name),
+                [`same ${name}`],
+            );
+        }
+    });
+
+    it("destroy deletes MySQL after its volume's users, and the volumes last", () => {
+        const steps = planUpdate(freshState(v1), []).map(showStep);
+        const at = (name: string) => steps.findIndex((x) => x.startsWith(`delete ${name} `));
+        assert.ok(at("berth-mysql") < at("berth-mysql-data") && at("berth-nginx") < at("berth-route-data"), steps.join("\n"));
     });
 });

@@ -92,6 +92,23 @@ describe("what the providers record and compare", () => {
         assert.deepEqual(d.changedKeys, []);
     });
 
+    it("a volume reads back as given; any change of what Berth sets replaces it, created before the old one goes", () => {
+        const labels = [
+            { label: "berth.volume", value: "mysql" },
+            { label: "berth.stack", value: "dev" },
+        ];
+        const state = readBack("volume", { labels });
+        assert.deepEqual(state.labels, [...labels].reverse(), "a set, in a fixed order");
+        const diff = (newInputs: Record<string, unknown>) =>
+            providerDiff({ kind: "volume", oldInputs: { labels }, oldOutputs: state, newInputs, ignoreChanges: [] });
+        // Autonamed (no name given) and driver left to the engine: no change.
+        assert.deepEqual(diff({ labels: [...labels].reverse() }).changedKeys, []);
+        const relabelled = diff({ labels: [{ label: "berth.volume", value: "other" }] });
+        assert.deepEqual([relabelled.replaceKeys, relabelled.deleteBeforeReplace], [["labels"], false]);
+        assert.deepEqual(diff({ labels, driver: "other" }).replaceKeys, ["driver"]);
+        assert.throws(() => readBack("volume", { labels, size: 1 }), /volume input size is not classified/);
+    });
+
     it("pulumi-docker's Image asks for an update, never a replacement, whatever changed", () => {
         const d = providerDiff({
             kind: "image",

@@ -5,7 +5,7 @@
  *
  * Sources (read at pulumi-docker 237b789, which builds kreuzwerker/terraform-provider-docker v4.5.0
  * = 5074970; pulumi-terraform-bridge 59de6c6; pulumi-command v1.2.1 on pulumi-go-provider v1.3.0):
- * - docker.Container, Network, RemoteImage are Terraform resources behind the bridge. The bridge's
+ * - docker.Container, Network, Volume, RemoteImage are Terraform resources behind the bridge. The bridge's
  *   Diff (pulumi-terraform-bridge pkg/tfbridge/provider.go, Provider.Diff) plans the new inputs
  *   against the old STATE (the outputs), and a change to a ForceNew attribute is a replacement.
  * - docker.Image is pulumi-docker's own resource: Diff compares old and new inputs and never asks
@@ -17,7 +17,7 @@
 import { canonicalGoDuration } from "./go-duration";
 import { clone, deepEqual, detailedDiff, DiffKind, processIgnoreChanges, Props, topLevel, UNKNOWN, Value } from "./property-path";
 
-export type Kind = "network" | "remoteImage" | "image" | "container" | "command";
+export type Kind = "network" | "volume" | "remoteImage" | "image" | "container" | "command";
 
 /** One attribute of a Terraform schema, as the bridge sees it under its Pulumi name. */
 interface TfField {
@@ -137,6 +137,21 @@ const NETWORK: Record<string, TfField> = {
     options: { forceNew: true, computed: true },
 };
 
+/**
+ * docker_volume (internal/provider/resource_docker_volume.go, resourceDockerVolume): every attribute
+ * Berth can set is ForceNew; only cluster.availability updates in place (resourceDockerVolumeUpdate).
+ * resourceDockerVolumeRead sets name, labels, driver, driver_opts and mountpoint from the engine's
+ * VolumeInspect, so none of them is configOnly. Under its Pulumi names.
+ */
+const VOLUME: Record<string, TfField> = {
+    cluster: { forceNew: true },
+    driver: { forceNew: true, computed: true },
+    driverOpts: { forceNew: true },
+    labels: { forceNew: true, set: true },
+    mountpoint: { computed: true },
+    name: { forceNew: true, computed: true },
+};
+
 /** docker_image, i.e. RemoteImage (internal/provider/resource_docker_image.go). */
 const REMOTE_IMAGE: Record<string, TfField> = {
     // Not ForceNew at the top, but every attribute of its block is.
@@ -149,7 +164,12 @@ const REMOTE_IMAGE: Record<string, TfField> = {
     triggers: { forceNew: true },
 };
 
-const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = { container: CONTAINER, network: NETWORK, remoteImage: REMOTE_IMAGE };
+const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = {
+    container: CONTAINER,
+    network: NETWORK,
+    volume: VOLUME,
+    remoteImage: REMOTE_IMAGE,
+};
 const IMAGE_INPUTS = ["build", "buildOnPreview", "imageName", "registry", "skipPush"];
 const COMMAND_INPUTS = [
     ...["addPreviousOutputInEnv", "archivePaths", "assetPaths", "create", "delete", "dir", "environment"],

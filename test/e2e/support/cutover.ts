@@ -2,7 +2,7 @@
  * Runs one of the program's commands (the readiness gate, the cutover) as the Command provider would:
  * `node scripts/X.js` in the project directory with the declared environment, against the e2e engine.
  * The declared names of the network and containers (what the mocks returned) become the engine's
- * names, and the host's 2376 becomes the engine's TLS port.
+ * names, and the host's 2376 becomes the engine's TLS port (a unix socket is used as declared).
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -34,7 +34,8 @@ export async function runCommand(
     inputs: Record<string, unknown>,
     engineName: (resourceName: string) => string,
     names: string[],
-    engine: { port: number; ca: string; cert: string; key: string },
+    /** The TLS engine's real port and material; undefined for a unix socket, used as declared. */
+    tls: { port: number; ca: string; cert: string; key: string } | undefined,
     runs: CutoverRun[],
     hooks: CutoverHooks = {},
 ): Promise<void> {
@@ -49,9 +50,11 @@ export async function runCommand(
         env[k] = resource ? engineName(resource) : v;
     }
     // Each mocks run makes its own TLS material: the engine serves the first run's.
-    env.BERTH_DOCKER_HOST = String(env.BERTH_DOCKER_HOST).replace(/:2376$/, `:${engine.port}`);
-    if (env.BERTH_DOCKER_CA !== undefined)
-        Object.assign(env, { BERTH_DOCKER_CA: engine.ca, BERTH_DOCKER_CERT: engine.cert, BERTH_DOCKER_KEY: engine.key });
+    if (tls) {
+        env.BERTH_DOCKER_HOST = String(env.BERTH_DOCKER_HOST).replace(/:2376$/, `:${tls.port}`);
+        if (env.BERTH_DOCKER_CA !== undefined)
+            Object.assign(env, { BERTH_DOCKER_CA: tls.ca, BERTH_DOCKER_CERT: tls.cert, BERTH_DOCKER_KEY: tls.key });
+    }
     await hooks.before?.();
     const run: CutoverRun = { started: Date.now(), ended: 0, code: null, output: "" };
     runs.push(run);

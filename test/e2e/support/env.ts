@@ -1,7 +1,8 @@
 /**
  * The end-to-end environment: a Docker engine serving the Docker API over mutual TLS exactly as the
  * rendered cloud-config sets the host's daemon up, a client holding the material the program gives
- * its Docker provider, and an applier that deploys what the program declares.
+ * its Docker provider, and an applier that deploys what the program declares. For target local
+ * (setupLocalE2e): the engine over its unix socket, named to the program by DOCKER_HOST.
  */
 import * as crypto from "node:crypto";
 import { promises as fs, rmSync } from "node:fs";
@@ -52,6 +53,88 @@ export async function declare(config: Record<string, unknown>): Promise<{ result
     return { result, resources: dockerResources(result) };
 }
 
+/** The program with target local, on the engine `dockerHost` names (the operator's DOCKER_HOST). */
+export async function declareLocal(
+    config: Record<string, unknown>,
+    dockerHost: string,
+): Promise<{ result: ProgramResult; resources: DockerResource[] }> {
+    const result = await runProgram({ config: { ...LOCAL_DEFAULTS, ...config } }, { env: { DOCKER_HOST: dockerHost } });
+    return { result, resources: dockerResources(result) };
+}
+
+export const LOCAL_DEFAULTS = { target: "local", healthTimeout: 90 };
+
+/** The applier on `engine`, running the program's cutover as the Command provider would. */
+function applierFor(
+    api: DockerApi,
+    engine: Engine,
+    dataDir: string,
+    buildArgs: Record<string, string>,
+    log: (line: string) => void,
+    tls: { port: number; ca: string; cert: string; key: string } | undefined,
+): { applier: Applier; cutovers: CutoverRun[]; cutoverHooks: CutoverHooks } {
+    const cutovers: CutoverRun[] = [];
+    const cutoverHooks: CutoverHooks = {};
+    const applier: Applier = new Applier({
+        api,
+        engine,
+        dataDir,
+        prefix: `berth-e2e-${process.pid}`,
+        buildArgs,
+        log,
+        // The program's commands, run as the Command provider runs them: the readiness gate and the cutover.
+        runCommand: async (r, op) => {
+            if (op === "delete") return;
+            const names = applier.current().map((x) => x.resource.name);
+            const cutover = r.name.endsWith("-cutover");
+            await runCommand(r.inputs, (n) => applier.engineName(n), names, tls, cutover ? cutovers : [], cutover ? cutoverHooks : {});
+        },
+    });
+    return { applier, cutovers, cutoverHooks };
+}
+
+/**
+ * Target local: the engine on its unix socket (the private dockerd, or the one DOCKER_HOST names),
+ * which the program is told of by DOCKER_HOST, as an operator's shell would.
+ */
+export async function setupLocalE2e(log: (line: string) => void = () => undefined): Promise<E2eEnv> {
+    let engine = await acquireEngine({ dir: defaultEngineDir() });
+    const socket = /^unix:\/\/(\/.+)$/.exec(engine.host);
+    if (!socket) {
+        await engine.stop();
+        throw new Error(`target local is tested over a unix socket; the engine is at ${engine.host}`);
+    }
+    const api = new DockerApi({ kind: "unix", socketPath: socket[1] });
+    const nodeImage = await ensureImage(engine, NODE_IMAGE, "node");
+    const buildArgs: Record<string, string> = nodeImage === NODE_IMAGE ? {} : { NODE_IMAGE: nodeImage };
+    const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
+    const { applier, cutovers, cutoverHooks } = applierFor(api, engine, dataDir, buildArgs, log, undefined);
+    const host = engine.host;
+    const env: E2eEnv = {
+        engine,
+        api,
+        outputs: {},
+        applier,
+        buildArgs,
+        cutovers,
+        cutoverHooks,
+        declare: async (config) => (await declareLocal(config, host)).resources,
+        up: (declared) => applier.apply(planUpdate(applier.current(), declared)),
+        restartEngine: async () => {
+            await engine.stop();
+            engine = await acquireEngine({ dir: defaultEngineDir() });
+            env.engine = engine;
+            applier.setEngine(engine);
+        },
+        close: async () => {
+            await applier.destroyAll();
+            await engine.stop();
+            await fs.rm(dataDir, { recursive: true, force: true });
+        },
+    };
+    return env;
+}
+
 export async function setupE2e(log: (line: string) => void = () => undefined): Promise<E2eEnv> {
     // The host's daemon, as cloud-config sets it up: its TLS files and the drop-in's flags.
     const base = await runProgram({ config: APP_DEFAULTS, publicIp: "127.0.0.1", tlsStateDir: TLS_STATE_DIR });
@@ -83,29 +166,8 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
     const nodeImage = await ensureImage(engine, NODE_IMAGE, "node");
     const buildArgs: Record<string, string> = nodeImage === NODE_IMAGE ? {} : { NODE_IMAGE: nodeImage };
     const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
-    const cutovers: CutoverRun[] = [];
-    const cutoverHooks: CutoverHooks = {};
-    const applier: Applier = new Applier({
-        api,
-        engine,
-        dataDir,
-        prefix: `berth-e2e-${process.pid}`,
-        buildArgs,
-        log,
-        // The program's commands, run as the Command provider runs them: the readiness gate and the cutover.
-        runCommand: async (r, op) => {
-            if (op === "delete") return;
-            const names = applier.current().map((x) => x.resource.name);
-            const cutover = r.name.endsWith("-cutover");
-            const material = {
-                port,
-                ca: String(provider.caMaterial),
-                cert: String(provider.certMaterial),
-                key: String(provider.keyMaterial),
-            };
-            await runCommand(r.inputs, (n) => applier.engineName(n), names, material, cutover ? cutovers : [], cutover ? cutoverHooks : {});
-        },
-    });
+    const material = { port, ca: String(provider.caMaterial), cert: String(provider.certMaterial), key: String(provider.keyMaterial) };
+    const { applier, cutovers, cutoverHooks } = applierFor(api, engine, dataDir, buildArgs, log, material);
 
     const outputs = Object.fromEntries(Object.entries(base.outputs).map(([k, o]) => [k, o.value]));
     // The program says 2376; this engine listens on a free loopback port with the same material.

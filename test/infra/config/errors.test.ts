@@ -8,7 +8,7 @@ import { CIDR_FORM, CTX, errorOf, refusedWithVersion } from "./expect";
 describe("parseConfig unknown keys", () => {
     const KNOWN =
         "appVersion, appDir, appPort, healthPath, healthTimeout, migrateTimeout, stopGraceSeconds, appCommand, createCommand, " +
-        "migrateCommand, healthCheckCommand, appEnv, instanceType, instanceName, adminCidrs, allowPublicAdmin, " +
+        "migrateCommand, healthCheckCommand, appEnv, target, localPort, localKeepData, instanceType, instanceName, adminCidrs, allowPublicAdmin, " +
         "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, amiId, mysqlImage, " +
         "nginxImage, mysqlUser, mysqlDatabase, updateStrategy, mysqlPassword, mysqlRootPassword, secretKeyBase";
 

@@ -130,6 +130,30 @@ describe("a bad config under mocks (the whole program)", () => {
     });
 });
 
+describe("the Docker variables with target local", () => {
+    const LOCAL = { appVersion: 1, target: "local" };
+
+    it("follows DOCKER_HOST: the cutover is given it, and nothing is refused", async () => {
+        const socket = "unix:///run/user/1000/docker.sock";
+        const r = await runProgram({ config: LOCAL }, { env: { DOCKER_HOST: socket, DOCKER_TLS_VERIFY: "1" } });
+        assert.equal(r.error, undefined);
+        const cutover = r.resources.find((x) => x.name === "berth-cutover")!;
+        assert.equal((cutover.inputs.environment as Record<string, string>).BERTH_DOCKER_HOST, socket);
+    });
+
+    it("refuses DOCKER_CONTEXT and a tcp DOCKER_HOST, with the config's problems, before anything is declared", async () => {
+        const r = await runProgram({ config: { ...LOCAL, adminCidrs: ["203.0.113.7/32"] } }, { env: { DOCKER_CONTEXT: "colima" } });
+        assert.deepEqual(
+            (r.error ?? "").split("\n").map((l) => l.slice(0, 40)),
+            ["DOCKER_CONTEXT is set: with target local", "berth:adminCidrs only applies to target "],
+        );
+        assert.deepEqual(r.resources, []);
+        const tcp = await runProgram({ config: LOCAL }, { env: { DOCKER_HOST: "tcp://10.0.0.5:2375" } });
+        assert.match(tcp.error ?? "", /^DOCKER_HOST must be a unix socket .* got "tcp:\/\/10\.0\.0\.5:2375"/);
+        assert.deepEqual(tcp.resources, []);
+    });
+});
+
 describe("Pulumi.yaml's defaults, as the CLI passes them on, declare the same stack as unset keys", () => {
     let bare: ProgramResult;
     let withDefaults: ProgramResult;

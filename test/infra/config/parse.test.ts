@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { architectureOf, parseConfig } from "../../../infra/config/parse";
-import { CIDR_FORM, CTX, parse, refused, refusedWithVersion, withVersion } from "./expect";
+import { CIDR_FORM, CTX, errorOf, parse, refused, refusedWithVersion, withVersion } from "./expect";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2xVb5Vv8E3J0Qkq0V0r9Uu4m3tXb9aZ4zQm5pK1c2d me@laptop";
 
@@ -35,6 +35,9 @@ describe("parseConfig defaults", () => {
                 migrateCommand: ["npm", "run", "db:migrate"],
                 healthCheckCommand: undefined,
                 appEnv: {},
+                target: "aws",
+                localPort: 8080,
+                localKeepData: true,
                 instanceType: "t3.small",
                 architecture: "x86_64",
                 instanceName: "berth-dev",
@@ -565,5 +568,97 @@ describe("architectureOf", () => {
     it("is what parseConfig reports for the instance type", () => {
         assert.equal(withVersion({ instanceType: "c6gn.large" }).architecture, "arm64");
         assert.equal(withVersion({ instanceType: "c7i.large" }).architecture, "x86_64");
+    });
+});
+
+describe("parseConfig targets", () => {
+    const AWS_ONLY = {
+        instanceType: "t3.large",
+        instanceName: "shop",
+        adminCidrs: '["203.0.113.7/32"]',
+        allowPublicAdmin: "true",
+        sshPublicKey: ED25519,
+        keyName: "my key",
+        rootVolumeSize: "30",
+        dataVolumeSize: "50",
+        availabilityZone: "eu-west-1b",
+        subnetId: "subnet-0123abcd",
+        amiId: "ami-0123456789abcdef0",
+        updateStrategy: "off",
+    };
+    const only = (key: string, keyTarget: string, stackTarget: string) =>
+        `berth:${key} only applies to target ${keyTarget}, and this stack's target is ${stackTarget}: remove it with pulumi config rm ${key}`;
+
+    it("defaults to aws, and reads local's port and data policy", () => {
+        assert.equal(withVersion({}).target, "aws");
+        const cfg = withVersion({ target: "local", localPort: "9090", localKeepData: "false" });
+        assert.equal(cfg.target, "local");
+        assert.equal(cfg.localPort, 9090);
+        assert.equal(cfg.localKeepData, false);
+        const defaults = withVersion({ target: "local" });
+        assert.equal(defaults.localPort, 8080);
+        assert.equal(defaults.localKeepData, true);
+    });
+
+    it("refuses another target, and a bad port or boolean", () => {
+        refusedWithVersion({ target: "gcp" }, "target", 'berth:target must be one of "aws", "local", got "gcp"');
+        refusedWithVersion(
+            { target: "local", localPort: "80000" },
+            "localPort",
+            'berth:localPort must be an integer from 1 to 65535, got "80000"',
+        );
+        refusedWithVersion(
+            { target: "local", localKeepData: "yes" },
+            "localKeepData",
+            'berth:localKeepData must be true or false, got "yes"',
+        );
+    });
+
+    it("refuses every AWS key set on a local stack, each naming the key, all at once", () => {
+        const err = errorOf({ appVersion: "1", target: "local", ...AWS_ONLY });
+        assert.deepEqual(
+            err.message.split("\n"),
+            Object.keys(AWS_ONLY).map((key) => only(key, "aws", "local")),
+        );
+        assert.ok(!err.message.includes("203.0.113.7") && !err.message.includes("AAAA"), "values are not repeated");
+        refusedWithVersion({ target: "local", adminCidrs: '["203.0.113.7/32"]' }, "adminCidrs", only("adminCidrs", "aws", "local"));
+        // A bad value too: what matters is that the key does not belong here.
+        refusedWithVersion({ target: "local", instanceType: "huge" }, "instanceType", only("instanceType", "aws", "local"));
+    });
+
+    it("accepts the AWS keys' defaults on a local stack: the CLI passes them on to every stack", () => {
+        const cfg = withVersion({
+            target: "local",
+            instanceType: "t3.small",
+            instanceName: "",
+            adminCidrs: "[]",
+            allowPublicAdmin: "false",
+            sshPublicKey: "",
+            keyName: "",
+            rootVolumeSize: "20",
+            dataVolumeSize: "10",
+            availabilityZone: "",
+            subnetId: "",
+            amiId: "",
+            updateStrategy: "reboot",
+        });
+        assert.equal(cfg.target, "local");
+        assert.equal(cfg.adminCidrs, undefined);
+    });
+
+    it("refuses local's keys set on an aws stack, and accepts their defaults there", () => {
+        const err = errorOf({ appVersion: "1", localPort: "9090", localKeepData: "false" });
+        assert.deepEqual(err.message.split("\n"), [only("localPort", "local", "aws"), only("localKeepData", "local", "aws")]);
+        assert.equal(withVersion({ localPort: "8080", localKeepData: "true" }).target, "aws");
+    });
+
+    it("reports the other keys' problems with them, and no target-only error when the target itself is bad", () => {
+        const err = errorOf({ appVersion: "0", target: "local", adminCidrs: '["203.0.113.7/32"]' });
+        assert.deepEqual(err.message.split("\n"), [
+            'berth:appVersion must be an integer >= 1, got "0"',
+            only("adminCidrs", "aws", "local"),
+        ]);
+        const bad = errorOf({ appVersion: "1", target: "lokal", localPort: "9090" });
+        assert.deepEqual(bad.message.split("\n"), ['berth:target must be one of "aws", "local", got "lokal"']);
     });
 });

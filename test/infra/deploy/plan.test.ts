@@ -1,12 +1,20 @@
 // The deploy plan from literal config: what each container is, how it is replaced, and the cutover.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { planDeployment, PlanInput, ROUTE_MARKER, SLOTS } from "../../../infra/deploy/plan";
+import { planDeployment, PlanInput, ROUTE_MARKER, SLOTS, type TargetSettings } from "../../../infra/deploy/plan";
 import { renderNginxConfig } from "../../../infra/deploy/nginx";
 
+/** Target aws's settings (infra/targets/aws.ts) for an arm64 instance. */
+const AWS: TargetSettings = {
+    platform: "linux/arm64",
+    mysqlStorage: { hostPath: "/opt/data/mysql" },
+    routeStorage: { hostPath: "/opt/data/berth/route" },
+    publish: { port: 80 },
+};
+
 const INPUT: PlanInput = {
+    ...AWS,
     stack: "Dev",
-    architecture: "arm64",
     appVersion: 7,
     appDir: "./app",
     appPort: 3000,
@@ -172,7 +180,7 @@ describe("planDeployment", () => {
     it("follows the config: a shell app command, a custom health check, another port and path", () => {
         const p = planDeployment({
             ...INPUT,
-            architecture: "x86_64",
+            platform: "linux/amd64",
             appPort: 9999,
             healthPath: "/",
             appCommand: ["sh", "-c", "bundle exec puma -p 9999"],
@@ -190,7 +198,63 @@ describe("planDeployment", () => {
         assert.match(p.containers.nginx.uploads[0]?.content ?? "", /server app-blue:9999 resolve;/);
     });
 
+    it("creates no Docker volume: the host keeps the files on its data volume", () => {
+        assert.deepEqual(plan.volumes, []);
+    });
+
     it("is deterministic", () => {
         assert.deepEqual(planDeployment(INPUT), planDeployment({ ...INPUT }));
+    });
+});
+
+describe("planDeployment for target local", () => {
+    /** Target local's settings (infra/targets/local.ts) on an x64 machine, localPort 8080, localKeepData true. */
+    const LOCAL: TargetSettings = {
+        platform: "linux/amd64",
+        mysqlStorage: { volume: { keep: true } },
+        routeStorage: { volume: { keep: false } },
+        publish: { port: 8080, ip: "127.0.0.1" },
+    };
+    const aws = planDeployment(INPUT);
+    const local = planDeployment({ ...INPUT, ...LOCAL });
+
+    it("builds the image for this machine's CPU", () => {
+        assert.deepEqual(local.image, { ...aws.image, platform: "linux/amd64" });
+    });
+
+    it("keeps MySQL's data and the route marker in named volumes, only MySQL's kept on destroy", () => {
+        assert.deepEqual(local.volumes, [
+            { role: "mysql", keep: true, labels: { "berth.stack": "Dev", "berth.volume": "mysql" } },
+            { role: "route", keep: false, labels: { "berth.stack": "Dev", "berth.volume": "route" } },
+        ]);
+        assert.deepEqual(local.containers.mysql, {
+            ...aws.containers.mysql,
+            volumes: [{ volume: "mysql", containerPath: "/var/lib/mysql" }],
+        });
+        assert.deepEqual(planDeployment({ ...INPUT, ...LOCAL, mysqlStorage: { volume: { keep: false } } }).volumes[0], {
+            role: "mysql",
+            keep: false,
+            labels: { "berth.stack": "Dev", "berth.volume": "mysql" },
+        });
+    });
+
+    it("publishes nginx on localPort of 127.0.0.1 only, with the same config", () => {
+        assert.deepEqual(local.containers.nginx, {
+            ...aws.containers.nginx,
+            volumes: [{ volume: "route", containerPath: "/etc/nginx/berth-route" }],
+            ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }],
+            replace: { deleteBeforeReplace: true, why: "one host port 8080: the new nginx can only bind it once the old one is gone" },
+        });
+        assert.deepEqual(planDeployment({ ...INPUT, ...LOCAL, publish: { port: 9090, ip: "127.0.0.1" } }).containers.nginx.ports, [
+            { internal: 80, external: 9090, ip: "127.0.0.1" },
+        ]);
+    });
+
+    it("changes nothing else: the one-shots, the app and the cutover are the same as on aws", () => {
+        assert.deepEqual(local.containers.dbCreate, aws.containers.dbCreate);
+        assert.deepEqual(local.containers.migrate, aws.containers.migrate);
+        assert.deepEqual(local.containers.app, aws.containers.app);
+        assert.deepEqual(local.cutover, aws.cutover);
+        assert.deepEqual(local.appEnvNames, aws.appEnvNames);
     });
 });

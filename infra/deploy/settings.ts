@@ -1,0 +1,85 @@
+/**
+ * What the deployment is given, in two parts: the app's settings from the stack config (the same on
+ * every target), and what the target decides. Plain data.
+ */
+/** What the stack's config says about the app, whatever the target. */
+export interface AppSettings {
+    /** Stack name, used in the image tag and the volumes' labels. */
+    stack: string;
+    /** Version to run; a new one builds, migrates and switches. */
+    appVersion: number;
+    /** Directory holding the app's Dockerfile. */
+    appDir: string;
+    /** Port the app listens on. */
+    appPort: number;
+    /** Health path of the app. */
+    healthPath: string;
+    /** Seconds to wait for a new app container to be healthy. */
+    healthTimeout: number;
+    /** Seconds an old app container gets to drain. */
+    stopGraceSeconds: number;
+    /** Seconds the create and migrate steps may run. */
+    migrateTimeout: number;
+    /** App command; default: the image's CMD. */
+    appCommand?: readonly string[];
+    /** First-deployment database creation command. */
+    createCommand: readonly string[];
+    /** Per-version migration command. */
+    migrateCommand: readonly string[];
+    /** Shell health check command; default: a node probe of healthPath. */
+    healthCheckCommand?: string;
+    /** Extra plain environment. */
+    appEnv: Readonly<Record<string, string>>;
+    /** MySQL and nginx images, MySQL user and database. */
+    mysqlImage: string;
+    nginxImage: string;
+    mysqlUser: string;
+    mysqlDatabase: string;
+}
+
+/** The app settings out of a larger object (the stack config), by name. */
+export function appSettings(c: AppSettings): AppSettings {
+    return {
+        stack: c.stack,
+        appVersion: c.appVersion,
+        appDir: c.appDir,
+        appPort: c.appPort,
+        healthPath: c.healthPath,
+        healthTimeout: c.healthTimeout,
+        stopGraceSeconds: c.stopGraceSeconds,
+        migrateTimeout: c.migrateTimeout,
+        appCommand: c.appCommand,
+        createCommand: c.createCommand,
+        migrateCommand: c.migrateCommand,
+        healthCheckCommand: c.healthCheckCommand,
+        appEnv: c.appEnv,
+        mysqlImage: c.mysqlImage,
+        nginxImage: c.nginxImage,
+        mysqlUser: c.mysqlUser,
+        mysqlDatabase: c.mysqlDatabase,
+    };
+}
+
+/**
+ * Where files that outlive a container are kept: a directory on the engine's host, or a named Docker
+ * volume the deployment creates, kept by `pulumi destroy` when `keep` (Pulumi's retainOnDelete).
+ */
+export type Storage = { hostPath: string } | { volume: { keep: boolean } };
+
+/** Where nginx publishes its port 80: a host port, on one address, or on all of them when `ip` is undefined. */
+export interface Publish {
+    port: number;
+    ip?: string;
+}
+
+/** What the target decides; the rest of the plan is the same everywhere. */
+export interface TargetSettings {
+    /** Docker platform the app image is built for (the engine's CPU), e.g. "linux/amd64". */
+    platform: string;
+    /** Where MySQL's data directory lives. */
+    mysqlStorage: Storage;
+    /** Where nginx's route marker directory lives (it outlives nginx's container). */
+    routeStorage: Storage;
+    /** Where nginx publishes. */
+    publish: Publish;
+}

@@ -1,0 +1,78 @@
+/**
+ * Target aws: the hardened Flatcar host on EC2 (infra/host), and a Docker provider aimed at its
+ * daemon over mutual TLS once it answers (infra/docker-endpoint).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { adminAddressNotice, BerthConfig, resolveAdminCidrs } from "../config";
+import { DockerEndpoint } from "../docker-endpoint";
+import { dockerPlatform } from "../deploy/spec";
+import { Host } from "../host";
+import { openAdminCidrs } from "../host/admin-rules";
+import { operatorCommands } from "../outputs";
+import type { Target } from ".";
+
+/** MySQL's files and the route marker, on the data volume cloud-config mounts at /opt/data. */
+export const MYSQL_HOST_DIR = "/opt/data/mysql";
+export const ROUTE_HOST_DIR = "/opt/data/berth/route";
+/** nginx serves visitors on port 80 of every address; the security group opens it to the world. */
+export const HTTP_PORT = 80;
+
+export async function awsTarget(config: BerthConfig): Promise<Target> {
+    const adminCidrs = await resolveAdminCidrs(config.adminCidrs);
+    // Auto-detected: say when the address differs from the one the firewall is open to now.
+    const notice = config.adminCidrs === undefined ? adminAddressNotice(await openAdminCidrs(config.instanceName), adminCidrs) : undefined;
+    if (notice) pulumi.log[notice.level](notice.message);
+
+    const host = new Host("host", {
+        instanceType: config.instanceType,
+        architecture: config.architecture,
+        instanceName: config.instanceName,
+        adminCidrs,
+        sshPublicKey: config.sshPublicKey,
+        keyName: config.keyName,
+        rootVolumeSize: config.rootVolumeSize,
+        dataVolumeSize: config.dataVolumeSize,
+        availabilityZone: config.availabilityZone,
+        subnetId: config.subnetId,
+        amiId: config.amiId,
+        updateStrategy: config.updateStrategy,
+    });
+    const endpoint = new DockerEndpoint("docker", {
+        host: host.publicIp,
+        caCertPem: host.tls.caCertPem,
+        clientCertPem: host.tls.clientCertPem,
+        clientKeyPem: host.tls.clientKeyPem,
+        triggers: [host.instanceId],
+        after: host.ready,
+        diagnostics: host.diagnostics,
+    });
+
+    const commands = operatorCommands({ stack: config.stack });
+    return {
+        deployment: {
+            provider: endpoint.provider,
+            engine: {
+                host: endpoint.dockerHost,
+                caCertPem: host.tls.caCertPem,
+                clientCertPem: host.tls.clientCertPem,
+                clientKeyPem: host.tls.clientKeyPem,
+            },
+            platform: dockerPlatform(config.architecture),
+            mysqlStorage: { hostPath: MYSQL_HOST_DIR },
+            routeStorage: { hostPath: ROUTE_HOST_DIR },
+            publish: { port: HTTP_PORT },
+        },
+        url: pulumi.interpolate`http://${host.publicDns}/`,
+        docker: commands.docker,
+        outputs: {
+            publicIp: host.publicIp,
+            publicDns: host.publicDns,
+            dockerHost: endpoint.dockerHost,
+            sshCommand: pulumi.interpolate`ssh core@${host.publicIp}`,
+            dockerContextCommand: commands.dockerContext,
+            dockerCaCert: host.tls.caCertPem,
+            dockerClientCert: host.tls.clientCertPem,
+            dockerClientKey: host.tls.clientKeyPem,
+        },
+    };
+}
