@@ -35,7 +35,7 @@ const http = require("http");
 const https = require("https");
 
 const NAME = "cutover";
-/** Warm-up before the switch: this many requests to the health path, this many at a time. */
+/** Warm-up before the switch: this many GETs (health path and home page), this many at a time. */
 const WARM_REQUESTS = 64;
 const WARM_CONCURRENCY = 16;
 
@@ -330,8 +330,9 @@ async function main() {
     }
 
     // Warm it up through the slot's routed upstream, so the first live requests do not pay for its
-    // cold start (nginx's keep-alive pool to it, the app's connection pool and compiled code).
-    const warmUrl = `http://127.0.0.1:${s.probePort}/warm/${idle}${s.healthPath}`;
+    // cold start (nginx's keep-alive pool to it, the app's connection pool and compiled code): GETs
+    // of the health path and of the home page, which a GET must leave unchanged.
+    const warmPaths = [...new Set([s.healthPath, "/"])];
     const warm = await exec(s.target, s.nginx, [
         "curl",
         "-sS",
@@ -342,7 +343,10 @@ async function main() {
         "--parallel",
         "--parallel-max",
         String(WARM_CONCURRENCY),
-        ...Array.from({ length: WARM_REQUESTS }, () => warmUrl),
+        ...Array.from(
+            { length: WARM_REQUESTS },
+            (_, i) => `http://127.0.0.1:${s.probePort}/warm/${idle}${warmPaths[i % warmPaths.length]}`,
+        ),
     ]);
     if (warm.code !== 0) log(`warm-up requests did not all succeed (curl exited ${warm.code}); switching anyway: the probe passed`);
     log(`switching nginx to slot ${idle}`);
