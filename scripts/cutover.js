@@ -30,6 +30,7 @@
 //   BERTH_PROBE_PORT        nginx's loopback-only probe listener
 //   BERTH_CUTOVER_TIMEOUT   seconds for steps 1-3 (default 120)
 //   BERTH_DRAIN_SECONDS     seconds of step 5 (default 2)
+//   BERTH_SERVING_CPU_SHARES  CPU weight the new container gets just before the switch (0: leave it)
 "use strict";
 const http = require("http");
 const https = require("https");
@@ -105,6 +106,7 @@ function settings() {
         routeDir,
         timeoutMs: positive("BERTH_CUTOVER_TIMEOUT", 120) * 1000,
         drainMs: positive("BERTH_DRAIN_SECONDS", 2) * 1000,
+        servingCpuShares: positive("BERTH_SERVING_CPU_SHARES", 0),
     };
 }
 
@@ -261,6 +263,15 @@ async function probe(s, slot) {
     return { status, upstream, detail: `HTTP ${status} from ${upstream || "no upstream"}` };
 }
 
+/**
+ * Gives the container the serving CPU weight: it started with a low one, so that its start yielded
+ * the CPUs to the version that serves (POST /containers/{id}/update, CpuShares).
+ */
+async function serve(s, id) {
+    if (!s.servingCpuShares) return;
+    await call(s.target, "POST", `/containers/${enc(id)}/update`, { CpuShares: s.servingCpuShares });
+}
+
 async function main() {
     const s = settings();
     const deadline = Date.now() + s.timeoutMs;
@@ -281,6 +292,7 @@ async function main() {
     const idle = live === "blue" ? "green" : "blue";
     const mine = frontEndpoint(appInfo, s.front);
     if (mine && mine.aliases.includes(s.slots[live])) {
+        await serve(s, appId);
         log(`${s.app} is already live in slot ${live}; nothing to switch`);
         return;
     }
@@ -349,6 +361,7 @@ async function main() {
         ),
     ]);
     if (warm.code !== 0) log(`warm-up requests did not all succeed (curl exited ${warm.code}); switching anyway: the probe passed`);
+    await serve(s, appId);
     log(`switching nginx to slot ${idle}`);
     await setLive(s, idle);
     log(`switched: slot ${idle} (${s.app}) is live after ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -38,6 +38,13 @@ export const NGINX_STOP_GRACE_SECONDS = 30;
 export const TIMEOUT_MARGIN_SECONDS = 300;
 /** CPU weight of the one-shot steps against the serving containers' default 1024. */
 export const ONE_SHOT_CPU_SHARES = 256;
+/**
+ * A new app container starts with the one-shots' weight, so its start (runtime, code loading, health
+ * checks) yields the CPUs to the version that serves; the cutover gives it SERVING_CPU_SHARES (Docker's
+ * default) just before it takes the traffic.
+ */
+export const STARTING_CPU_SHARES = ONE_SHOT_CPU_SHARES;
+export const SERVING_CPU_SHARES = 1024;
 
 export interface PlanInput extends AppSettings, TargetSettings {
     /** Digest of the app's build context (a code change gives a new image even at the same version). */
@@ -188,8 +195,10 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 ports: [],
                 labels: { "berth.version": String(i.appVersion) },
                 uploads: [],
+                cpuShares: STARTING_CPU_SHARES,
                 createTimeoutSeconds: i.healthTimeout + TIMEOUT_MARGIN_SECONDS,
-                ignoreChanges: [],
+                // The cutover raises the weight on the engine; a refresh that reads it back is no change to make.
+                ignoreChanges: ["cpuShares"],
                 replace: {
                     deleteBeforeReplace: false,
                     why: "the new version starts beside the old one, which serves until the cutover and is deleted at the end of the update",
@@ -231,6 +240,7 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 BERTH_PROBE_PORT: String(PROBE_PORT),
                 BERTH_CUTOVER_TIMEOUT: String(i.healthTimeout),
                 BERTH_DRAIN_SECONDS: String(DRAIN_SECONDS),
+                BERTH_SERVING_CPU_SHARES: String(SERVING_CPU_SHARES),
             },
         },
         appEnvNames: appEnvironmentNames(i.appEnv),

@@ -200,6 +200,8 @@ describe("Berth on a real Docker engine", () => {
         const stopping = events("berth-app", "stopping").find((e) => e.version === "1");
         assert.ok(stopping && stopping.at >= run.ended, "v1 is stopped only after the cutover ended");
         assert.equal(await currentVersion(), "2");
+        const live = (await env!.applier.inspect("berth-app")) as unknown as { HostConfig: { CpuShares: number } };
+        assert.equal(live.HostConfig.CpuShares, 1024, "the cutover gave the live version the serving CPU weight");
         await rowsKept(d.load.created);
         await rowsKept(["first@example.com"]);
         assert.deepEqual(

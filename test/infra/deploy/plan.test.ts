@@ -116,8 +116,9 @@ describe("planDeployment", () => {
             ports: [],
             labels: { "berth.version": "7" },
             uploads: [],
+            cpuShares: 256,
             createTimeoutSeconds: 420,
-            ignoreChanges: [],
+            ignoreChanges: ["cpuShares"],
             replace: {
                 deleteBeforeReplace: false,
                 why: "the new version starts beside the old one, which serves until the cutover and is deleted at the end of the update",
@@ -162,6 +163,7 @@ describe("planDeployment", () => {
                 BERTH_PROBE_PORT: "8081",
                 BERTH_CUTOVER_TIMEOUT: "120",
                 BERTH_DRAIN_SECONDS: "2",
+                BERTH_SERVING_CPU_SHARES: "1024",
             },
         });
         assert.deepEqual(plan.appEnvNames, [
