@@ -31,6 +31,8 @@
 //   BERTH_CUTOVER_TIMEOUT   seconds for steps 1-3 (default 120)
 //   BERTH_DRAIN_SECONDS     seconds of step 5 (default 2)
 //   BERTH_SERVING_CPU_SHARES  CPU weight the new container gets just before the switch (0: leave it)
+//   BERTH_APP_IMAGE_REPO    the app images' repository (berth-<stack>-app); with BERTH_KEEP_APP_IMAGES
+//                           (0: keep all), older images of it are removed after the switch
 "use strict";
 const http = require("http");
 const https = require("https");
@@ -107,6 +109,8 @@ function settings() {
         timeoutMs: positive("BERTH_CUTOVER_TIMEOUT", 120) * 1000,
         drainMs: positive("BERTH_DRAIN_SECONDS", 2) * 1000,
         servingCpuShares: positive("BERTH_SERVING_CPU_SHARES", 0),
+        imageRepo: env("BERTH_APP_IMAGE_REPO", ""),
+        keepImages: positive("BERTH_KEEP_APP_IMAGES", 0),
     };
 }
 
@@ -272,6 +276,28 @@ async function serve(s, id) {
     await call(s.target, "POST", `/containers/${enc(id)}/update`, { CpuShares: s.servingCpuShares });
 }
 
+/**
+ * Removes the app images beyond the newest `keepImages` (by creation time), never one a container
+ * uses: every deploy builds a new image on the host's root disk.
+ */
+async function prune(s) {
+    if (!s.imageRepo || !s.keepImages) return;
+    const filters = enc(JSON.stringify({ reference: [s.imageRepo] }));
+    const images = (await call(s.target, "GET", `/images/json?filters=${filters}`)).json || [];
+    const used = new Set(((await call(s.target, "GET", "/containers/json?all=1")).json || []).map((c) => c.ImageID));
+    const old = images
+        .filter((img) => (img.RepoTags || []).some((t) => t.startsWith(`${s.imageRepo}:`)))
+        .sort((a, b) => b.Created - a.Created)
+        .slice(s.keepImages)
+        .filter((img) => !used.has(img.Id));
+    for (const img of old) {
+        for (const tag of (img.RepoTags || []).filter((t) => t.startsWith(`${s.imageRepo}:`))) {
+            await call(s.target, "DELETE", `/images/${enc(tag)}`, undefined, [200]).catch((err) => log(`keeping ${tag}: ${err.message}`));
+        }
+    }
+    if (old.length) log(`removed ${old.length} old app image(s) of ${s.imageRepo}, kept the newest ${s.keepImages} and those in use`);
+}
+
 async function main() {
     const s = settings();
     const deadline = Date.now() + s.timeoutMs;
@@ -368,6 +394,8 @@ async function main() {
     // Requests nginx routed to the old slot just before the flip are on their way; let them land
     // before the old container is told to stop.
     await sleep(s.drainMs);
+    // Best effort: a failure here never fails a deploy that already switched.
+    await prune(s).catch((err) => log(`removing old app images failed, left for the next deploy: ${err.message}`));
 }
 
 main().catch((err) => {

@@ -45,6 +45,11 @@ export const ONE_SHOT_CPU_SHARES = 256;
  */
 export const STARTING_CPU_SHARES = ONE_SHOT_CPU_SHARES;
 export const SERVING_CPU_SHARES = 1024;
+/**
+ * App images kept on the engine after a switch: the live one, and the newest others up to this many
+ * in all (what a rollback needs). Older ones are removed, so deploys do not fill the root disk.
+ */
+export const KEEP_APP_IMAGES = 3;
 
 export interface PlanInput extends AppSettings, TargetSettings {
     /** Digest of the app's build context (a code change gives a new image even at the same version). */
@@ -241,6 +246,8 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 BERTH_CUTOVER_TIMEOUT: String(i.healthTimeout),
                 BERTH_DRAIN_SECONDS: String(DRAIN_SECONDS),
                 BERTH_SERVING_CPU_SHARES: String(SERVING_CPU_SHARES),
+                BERTH_APP_IMAGE_REPO: appImageName(i.stack, i.appVersion, i.contextDigest).split(":")[0]!,
+                BERTH_KEEP_APP_IMAGES: String(KEEP_APP_IMAGES),
             },
         },
         appEnvNames: appEnvironmentNames(i.appEnv),

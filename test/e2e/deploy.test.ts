@@ -351,6 +351,15 @@ describe("Berth on a real Docker engine", () => {
         );
     });
 
+    it("13b. after many deploys only the newest app images remain on the engine (and any in use)", { skip }, async () => {
+        const filters = encodeURIComponent(JSON.stringify({ reference: ["berth-dev-app"] }));
+        const images = await env!.api.call<{ Id: string; RepoTags: string[] | null }[]>("GET", `/images/json?filters=${filters}`);
+        const used = new Set((await env!.api.call<{ ImageID: string }[]>("GET", "/containers/json?all=1")).map((c) => c.ImageID));
+        const unused = images.filter((i) => !used.has(i.Id));
+        assert.ok(env!.cutovers.length >= 6, `enough deploys to prune: ${env!.cutovers.length}`);
+        assert.ok(unused.length <= 3, `${unused.length} unused app images kept: ${unused.map((i) => i.RepoTags?.join(",")).join("; ")}`);
+    });
+
     it("14. destroy: everything goes in the engine's order, the app before the front network it was joined to", { skip }, async () => {
         await env!.up([]);
         assert.deepEqual(await appContainers(), [], "no app container left");

@@ -164,6 +164,8 @@ describe("planDeployment", () => {
                 BERTH_CUTOVER_TIMEOUT: "120",
                 BERTH_DRAIN_SECONDS: "2",
                 BERTH_SERVING_CPU_SHARES: "1024",
+                BERTH_APP_IMAGE_REPO: "berth-dev-app",
+                BERTH_KEEP_APP_IMAGES: "3",
             },
         });
         assert.deepEqual(plan.appEnvNames, [
