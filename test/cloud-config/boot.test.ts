@@ -8,27 +8,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { renderCloudConfig } from "../../cloud-config/index";
-import { issue, makeCa } from "../scripts/pki";
 import { bootEffects, jobEffect, processUnits, type ActiveState } from "./coreos-cloudinit";
-import { enableUnits, layOut, loadDoc, UNIT_DIR, type CloudConfigDoc } from "./host-root";
+import { enableUnits, layOut, renderTestDoc, UNIT_DIR, type CloudConfigDoc } from "./host-root";
 
 let doc: CloudConfigDoc;
 const roots: string[] = [];
 
 before(() => {
-    const ca = makeCa("berth boot CA");
-    const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
-    doc = loadDoc(
-        renderCloudConfig({
-            caCertPem: ca.certPem,
-            serverCertPem: server.certPem,
-            serverKeyPem: server.keyPem,
-            sshAuthorizedKeys: [],
-            dataVolumeId: "vol-0123456789abcdef0",
-            updateStrategy: "reboot",
-        }),
-    );
+    doc = renderTestDoc("berth boot CA");
 });
 
 after(() => {

@@ -9,6 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
+import { renderCloudConfig } from "../../cloud-config/index";
+import { issue, makeCa } from "../scripts/pki";
 
 export interface WriteFile {
     path: string;
@@ -37,6 +39,22 @@ export interface CloudConfigDoc {
 
 export function loadDoc(text: string): CloudConfigDoc {
     return yaml.load(text) as CloudConfigDoc;
+}
+
+/** The cloud-config for a host at 203.0.113.10, rendered with fresh test TLS material and parsed. */
+export function renderTestDoc(caName: string): CloudConfigDoc {
+    const ca = makeCa(caName);
+    const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
+    return loadDoc(
+        renderCloudConfig({
+            caCertPem: ca.certPem,
+            serverCertPem: server.certPem,
+            serverKeyPem: server.keyPem,
+            sshAuthorizedKeys: [],
+            dataVolumeId: "vol-0123456789abcdef0",
+            updateStrategy: "reboot",
+        }),
+    );
 }
 
 export const UNIT_DIR = "/etc/systemd/system";

@@ -6,9 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { renderCloudConfig } from "../../cloud-config/index";
-import { issue, makeCa } from "../scripts/pki";
-import { layOut, loadDoc, UNIT_DIR, verify, type CloudConfigDoc, type Layout } from "./host-root";
+import { layOut, renderTestDoc, UNIT_DIR, verify, type CloudConfigDoc, type Layout } from "./host-root";
 
 const OUR_UNITS = ["berth-format-data.service", "opt-data.mount", "docker-tls-tcp.socket", "docker.service"];
 
@@ -30,18 +28,7 @@ function aboutOurs(stderr: string, root: string): string[] {
 }
 
 before(() => {
-    const ca = makeCa("berth test CA");
-    const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
-    doc = loadDoc(
-        renderCloudConfig({
-            caCertPem: ca.certPem,
-            serverCertPem: server.certPem,
-            serverKeyPem: server.keyPem,
-            sshAuthorizedKeys: [],
-            dataVolumeId: "vol-0123456789abcdef0",
-            updateStrategy: "reboot",
-        }),
-    );
+    doc = renderTestDoc("berth test CA");
 });
 
 after(() => {
