@@ -8,7 +8,8 @@ import Fastify, {
 } from "fastify";
 import type { AppConfig } from "./config.js";
 import { ping, type Db } from "./db.js";
-import { BODY_LIMIT, toClientError, type ClientError } from "./errors.js";
+import { toClientError, type ClientError } from "./errors.js";
+import { clientErrorHandler, requestId, SECURITY_HEADERS } from "./security.js";
 import { htmlRoutes } from "./users/routes-html.js";
 import { jsonRoutes } from "./users/routes-json.js";
 import { layout } from "./views/layout.js";
@@ -40,22 +41,51 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, e: ClientErr
     .send(layout({ title, version: config.version, body: messagePage(title, e.status === 404 ? NOT_FOUND_TEXT : e.message) }));
 }
 
+/** The response headers every answer carries, whichever path produced it. */
+function commonHeaders(reply: FastifyReply, config: AppConfig): void {
+  reply.headers(SECURITY_HEADERS);
+  reply.header("x-app-version", config.version);
+}
+
 export async function buildApp({ config, db, logger }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     // One line per request from the onResponse hook below instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: BODY_LIMIT,
+    // MAX_BODY_SIZE, the value nginx's client_max_body_size has: both refuse the same bodies.
+    bodyLimit: config.maxBodySize,
     // nginx on the same Docker network (a private address) sets X-Forwarded-For.
     trustProxy: ["loopback", "uniquelocal"],
-    requestIdHeader: "x-request-id",
+    // X-Request-Id becomes the log's reqId only when short and plain (./security.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
+    // A client must send its whole request within REQUEST_TIMEOUT_MS (Node answers 408 through
+    // clientErrorHandler). Node checks that deadline every connectionsCheckingInterval (30 s by
+    // default, https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener), so check
+    // often enough that the bound holds; headersTimeout may not exceed requestTimeout.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.requestTimeoutMs / 4)),
+    },
+    // Socket inactivity bound (Node's server.setTimeout): longer than the keep-alive timeout.
+    connectionTimeout: config.connectionTimeoutMs,
+    clientErrorHandler: clientErrorHandler(config.version),
+    // Errors Fastify raises before routing (a malformed percent-encoding, an over-long
+    // parameter) skip the hooks and the error handler unless given here
+    // (https://fastify.dev/docs/latest/Reference/Server/#frameworkerrors).
+    frameworkErrors: (err, req, reply) => {
+      commonHeaders(reply, config);
+      req.log.info({ code: err.code, url: req.url, remoteAddress: req.ip }, `request rejected: ${err.message}`);
+      void sendError(req, reply, toClientError(err, { bodyLimit: config.maxBodySize }), config);
+    },
     // During a drain, a request that still arrives on an open keep-alive connection is
     // served (with Connection: close) rather than answered 503: the proxy in front may
     // have sent it just before it saw this instance go.
     return503OnClosing: false,
-    // Longer than nginx's 60 s upstream keep-alive, so the proxy closes idle connections
-    // first and never sends a request into one this side is closing.
-    keepAliveTimeout: 65_000,
+    // KEEP_ALIVE_TIMEOUT_MS, longer than nginx's 60 s upstream keep-alive, so the proxy closes
+    // idle connections first and never sends a request into one this side is closing.
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     routerOptions: { ignoreTrailingSlash: true },
   });
 
@@ -71,13 +101,7 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   });
 
   app.addHook("onSend", async (_req, reply, payload) => {
-    reply.header("x-app-version", config.version);
-    // Pages with delete buttons must not be framed by another site (clickjacking), and
-    // forms may only post back here. Inline <style> and the confirm() handler stay allowed.
-    reply.header("content-security-policy", "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'");
-    reply.header("x-frame-options", "DENY");
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("referrer-policy", "same-origin");
+    commonHeaders(reply, config);
     if (draining) reply.header("connection", "close");
     return payload;
   });
@@ -97,7 +121,7 @@ export async function buildApp({ config, db, logger }: AppDeps): Promise<Fastify
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const e = toClientError(err);
+    const e = toClientError(err, { bodyLimit: config.maxBodySize });
     if (e.status >= 500) req.log.error({ err }, "request failed");
     else req.log.info({ code: err.code, status: e.status }, `request rejected: ${e.message}`);
     return sendError(req, reply, e, config);

@@ -17,6 +17,16 @@ export interface AppConfig {
   readonly shutdownTimeoutMs: number;
   readonly healthTimeoutMs: number;
   readonly logLevel: string;
+  /** Largest request body in bytes: the same value as nginx's client_max_body_size. */
+  readonly maxBodySize: number;
+  /** Deadline of every query, and of every write transaction as a whole. */
+  readonly dbTimeoutMs: number;
+  /** Node's requestTimeout: the whole request (headers and body) must arrive within it. */
+  readonly requestTimeoutMs: number;
+  /** Idle time after which a keep-alive connection is closed. */
+  readonly keepAliveTimeoutMs: number;
+  /** Socket inactivity after which a connection is destroyed. */
+  readonly connectionTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +56,21 @@ function intVar(env: Env, name: string, def: number, min: number, max: number, p
   if (raw === undefined || raw === "") return def;
   if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return def;
+  }
+  return Number(raw);
+}
+
+/** 1 GiB: a larger body would be held in memory whole. */
+export const MAX_BODY_SIZE_LIMIT = 1_073_741_824;
+
+function bytesVar(env: Env, name: string, def: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    problems.push(
+      `${name} must be a whole number of bytes from 1 to ${max} (digits only, no unit such as "1m"), got ${JSON.stringify(raw)}`,
+    );
     return def;
   }
   return Number(raw);
@@ -87,6 +112,22 @@ export function parseConfig(env: Env): AppConfig {
   const healthTimeoutMs = intVar(env, "HEALTH_TIMEOUT_MS", 2_000, 50, 60_000, problems);
   const logLevel = nonEmpty(env.LOG_LEVEL) ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  // nginx's default client_max_body_size is 1m (https://nginx.org/en/docs/http/ngx_http_core_module.html#client_max_body_size);
+  // the deploy passes the value it gives nginx, in bytes, so both refuse the same bodies.
+  const maxBodySize = bytesVar(env, "MAX_BODY_SIZE", 1_048_576, MAX_BODY_SIZE_LIMIT, problems);
+  // Below nginx's proxy_read_timeout (60 s, https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout):
+  // a write the proxy gave up on has then already been rolled back and answered here.
+  const dbTimeoutMs = intVar(env, "DB_TIMEOUT_MS", 10_000, 100, 55_000, problems);
+  const requestTimeoutMs = intVar(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 600_000, problems);
+  // Above nginx's 60 s upstream keepalive_timeout (https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout),
+  // so the proxy closes idle connections first and never sends a request into one this side is closing.
+  const keepAliveTimeoutMs = intVar(env, "KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000, problems);
+  const connectionTimeoutMs = intVar(env, "CONNECTION_TIMEOUT_MS", 70_000, 100, 600_000, problems);
+  if (connectionTimeoutMs <= keepAliveTimeoutMs) {
+    problems.push(
+      `CONNECTION_TIMEOUT_MS must be greater than KEEP_ALIVE_TIMEOUT_MS (${keepAliveTimeoutMs}), got ${connectionTimeoutMs}: an idle keep-alive connection would be cut before its timeout`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     port,
@@ -97,6 +138,11 @@ export function parseConfig(env: Env): AppConfig {
     shutdownTimeoutMs,
     healthTimeoutMs,
     logLevel,
+    maxBodySize,
+    dbTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs,
+    connectionTimeoutMs,
   });
 }
 

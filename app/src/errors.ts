@@ -1,13 +1,20 @@
 import type { FastifyError, FastifySchemaValidationError } from "fastify";
 
-export const BODY_LIMIT = 64 * 1024;
-
 /** What a client is told about a request that failed. */
 export interface ClientError {
   status: number;
   message: string;
   /** Messages per field, as the Rails scaffold's `errors`: `{ "email": ["Email is invalid"] }`. */
   fields?: Record<string, string[]>;
+}
+
+/** The database did not answer within its deadline; the message says what became of a write. */
+export class DbUnavailableError extends Error {
+  readonly statusCode = 503;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DbUnavailableError";
+  }
 }
 
 /** A well-formed request that one field makes impossible, e.g. a duplicate email (409). */
@@ -56,10 +63,14 @@ function bodyErrors(errors: readonly FastifySchemaValidationError[]): ClientErro
 }
 
 // What a client may be told about any other 4xx; a 5xx is always the same generic sentence.
-function clientMessage(err: FastifyError, status: number): string {
+function clientMessage(err: FastifyError, status: number, bodyLimit: number | undefined): string {
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return `Request body is too large (the limit is ${BODY_LIMIT / 1024} KiB)`;
+      return bodyLimit === undefined ? "Request body is too large" : `Request body is too large (the limit is ${bodyLimit} bytes)`;
+    case "FST_ERR_BAD_URL":
+      return "Malformed URL: bad percent-encoding";
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return "URL is too long";
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return "Malformed JSON body";
@@ -72,7 +83,10 @@ function clientMessage(err: FastifyError, status: number): string {
 }
 
 /** Maps any error a route raised, or Fastify raised for it, to the status and message a client gets. */
-export function toClientError(err: FastifyError): ClientError {
+export function toClientError(err: FastifyError, opts: { bodyLimit?: number } = {}): ClientError {
+  if (err instanceof DbUnavailableError) return { status: 503, message: err.message };
+  // A read past DB_TIMEOUT_MS (src/db.ts).
+  if (err.code === "QUERY_ABORTED") return { status: 503, message: "The database did not answer in time. Try again." };
   if (err instanceof FieldError) return { status: err.statusCode, message: err.message, fields: { [err.field]: [err.message] } };
   if (err.validation) {
     switch (err.validationContext) {
@@ -90,5 +104,5 @@ export function toClientError(err: FastifyError): ClientError {
   }
   const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
   if (status >= 500) return { status, message: "Internal Server Error" };
-  return { status, message: clientMessage(err, status) };
+  return { status, message: clientMessage(err, status, opts.bodyLimit) };
 }

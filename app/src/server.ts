@@ -21,7 +21,7 @@ if (config.secretKeyBase.length < 32) {
   logger.warn("SECRET_KEY_BASE is shorter than 32 characters; use a long random value");
 }
 
-const db = createDb(config.db);
+const db = createDb(config.db, { timeoutMs: config.dbTimeoutMs });
 const app = await buildApp({ config, db, logger });
 
 let stopping = false;

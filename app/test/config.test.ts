@@ -64,6 +64,49 @@ describe("parseConfig", () => {
     assert.match(problemsOf(() => parseConfig({ ...FULL, LOG_LEVEL: "loud" }))[0] ?? "", /^LOG_LEVEL must be one of/);
   });
 
+  it("takes the body limit from MAX_BODY_SIZE, in bytes as nginx's client_max_body_size, 1 MiB by default", () => {
+    assert.equal(parseConfig(FULL).maxBodySize, 1_048_576);
+    assert.equal(parseConfig({ ...FULL, MAX_BODY_SIZE: "10485760" }).maxBodySize, 10_485_760);
+    for (const bad of ["1m", "10M", "-1", "0", "1.5", " 100", "1073741825"]) {
+      assert.deepEqual(
+        problemsOf(() => parseConfig({ ...FULL, MAX_BODY_SIZE: bad })),
+        [
+          `MAX_BODY_SIZE must be a whole number of bytes from 1 to 1073741824 (digits only, no unit such as "1m"), got ${JSON.stringify(bad)}`,
+        ],
+        bad,
+      );
+    }
+  });
+
+  it("bounds the database and the connections by default, and checks the timeouts fit together", () => {
+    const c = parseConfig(FULL);
+    assert.deepEqual([c.dbTimeoutMs, c.requestTimeoutMs, c.keepAliveTimeoutMs, c.connectionTimeoutMs], [10_000, 30_000, 65_000, 70_000]);
+    const set = parseConfig({
+      ...FULL,
+      DB_TIMEOUT_MS: "2000",
+      REQUEST_TIMEOUT_MS: "5000",
+      KEEP_ALIVE_TIMEOUT_MS: "7000",
+      CONNECTION_TIMEOUT_MS: "9000",
+    });
+    assert.deepEqual(
+      [set.dbTimeoutMs, set.requestTimeoutMs, set.keepAliveTimeoutMs, set.connectionTimeoutMs],
+      [2_000, 5_000, 7_000, 9_000],
+    );
+    // Not up to nginx's 60 s proxy_read_timeout: the app must give up on a write first.
+    assert.deepEqual(
+      problemsOf(() => parseConfig({ ...FULL, DB_TIMEOUT_MS: "60000" })),
+      ['DB_TIMEOUT_MS must be an integer from 100 to 55000, got "60000"'],
+    );
+    assert.match(
+      problemsOf(() => parseConfig({ ...FULL, CONNECTION_TIMEOUT_MS: "60000" }))[0] ?? "",
+      /^CONNECTION_TIMEOUT_MS must be greater than KEEP_ALIVE_TIMEOUT_MS \(65000\), got 60000/,
+    );
+    assert.match(
+      problemsOf(() => parseConfig({ ...FULL, REQUEST_TIMEOUT_MS: "0" }))[0] ?? "",
+      /^REQUEST_TIMEOUT_MS must be an integer from 100/,
+    );
+  });
+
   it("db commands do not need SECRET_KEY_BASE", () => {
     const { SECRET_KEY_BASE: _omit, ...dbOnly } = FULL;
     assert.equal(parseDbConfig(dbOnly).database, "devops_production");
@@ -82,6 +125,17 @@ describe("fail fast on missing configuration (real processes)", () => {
     assert.notEqual(code, 0);
     assert.match(server.output(), /missing required environment variables: MYSQL_HOST, SECRET_KEY_BASE/);
     assert.doesNotMatch(server.output(), /"pw"|ready/);
+  });
+
+  it("the server exits non-zero on a malformed MAX_BODY_SIZE, naming it and the accepted form", async () => {
+    const server = spawnServer({ ...FULL, MAX_BODY_SIZE: "10m", PORT: "1" });
+    const { code } = await server.exited;
+    assert.equal(code, 1);
+    assert.match(
+      server.output(),
+      /MAX_BODY_SIZE must be a whole number of bytes from 1 to 1073741824 \(digits only, no unit such as "1m"\), got "10m"/,
+    );
+    assert.doesNotMatch(server.output(), /ready/);
   });
 
   it("db:migrate exits non-zero naming the missing variable", async () => {

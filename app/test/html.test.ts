@@ -193,9 +193,12 @@ describe("HTML pages", () => {
     assert.equal((await post("/users/999999/delete", { _csrf: s.token }, s.cookie)).status, 404);
   });
 
-  it("answers an oversized form with 413", async () => {
+  it("answers a form over MAX_BODY_SIZE with a 413 page", async () => {
     const s = await openForm("/users/new");
-    const res = await post("/users", { email: "big@example.com", _csrf: s.token, pad: "x".repeat(70 * 1024) }, s.cookie);
+    const res = await post("/users", { email: "big@example.com", _csrf: s.token, pad: "x".repeat(app.config.maxBodySize) }, s.cookie);
     assert.equal(res.status, 413);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+    assert.equal(res.headers.get("x-frame-options"), "DENY");
+    assert.ok(!(await emails()).includes("big@example.com"));
   });
 });

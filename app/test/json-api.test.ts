@@ -168,12 +168,28 @@ describe("JSON API", () => {
     }
   });
 
-  it("answers an oversized body with 413 and stores nothing", async () => {
+  it("takes a body of exactly MAX_BODY_SIZE (1 MiB by default, as nginx) and answers one byte more with 413", async () => {
+    assert.equal(app.config.maxBodySize, 1_048_576);
+    /** A valid create request whose JSON body is exactly `size` bytes. */
+    function bodyOf(size: number, email: string): string {
+      const empty = JSON.stringify({ email, pad: "" });
+      return JSON.stringify({ email, pad: "x".repeat(size - empty.length) });
+    }
+    const atLimit = bodyOf(1_048_576, "at-limit@example.com");
+    assert.equal(Buffer.byteLength(atLimit), 1_048_576);
+    const ok = await send("POST", "/users.json", atLimit);
+    assert.equal(ok.status, 201);
+
     const before = await userCount();
-    const res = await send("POST", "/users.json", { email: "big@example.com", pad: "x".repeat(70 * 1024) });
+    const over = bodyOf(1_048_577, "over-limit@example.com");
+    assert.equal(Buffer.byteLength(over), 1_048_577);
+    const res = await send("POST", "/users.json", over);
     assert.equal(res.status, 413);
-    assert.match(((await res.json()) as { error: string }).error, /too large/);
+    assert.deepEqual(await res.json(), { error: "Request body is too large (the limit is 1048576 bytes)" });
     assert.equal(res.headers.get("x-app-version"), "test-7");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("x-frame-options"), "DENY");
+    assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'sha256-/);
     assert.equal(await userCount(), before);
   });
 

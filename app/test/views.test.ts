@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import type { User } from "../src/users/repo.js";
 import { escapeHtml, html, trusted } from "../src/views/html.js";
-import { layout } from "../src/views/layout.js";
+import { layout, SCRIPT_HASH_SOURCE } from "../src/views/layout.js";
 import { readableTime, timeTag } from "../src/views/time.js";
 import { indexPage, messagePage, showPage } from "../src/views/users.js";
 
@@ -17,6 +18,19 @@ describe("html template", () => {
 
   it("drops null, undefined and false, so conditionals read naturally", () => {
     assert.equal(html`a${null}${undefined}${false}${0}b`.value, "a0b");
+  });
+
+  it("carries one inline script, the one whose hash the CSP allows", () => {
+    const page = layout({ title: "T", version: "v", body: trusted("<p>x</p>") });
+    const scripts = [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1] ?? "");
+    assert.equal(scripts.length, 1);
+    assert.equal(
+      SCRIPT_HASH_SOURCE,
+      `'sha256-${createHash("sha256")
+        .update(scripts[0] ?? "")
+        .digest("base64")}'`,
+    );
+    assert.match(scripts[0] ?? "", /confirm\(f\.dataset\.confirm\)/);
   });
 
   it("puts the version on every page, escaped", () => {
@@ -46,7 +60,8 @@ describe("user views", () => {
   it("names the user in the delete confirmation, as data and never inside the script", () => {
     for (const page of [showPage(quoted, "t").value, indexPage([quoted], 1, false, "t").value]) {
       assert.match(page, /data-confirm="Delete o&#39;neil&amp;co@example\.com\?"/);
-      assert.match(page, /onsubmit="return confirm\(this\.dataset\.confirm\)"/);
+      // No inline event handler: the CSP's script-src allows only the layout's script, by hash.
+      assert.doesNotMatch(page, /\son[a-z]+=/i);
     }
   });
 

@@ -1,4 +1,4 @@
-import type { Db } from "../db.js";
+import { inTransaction, type Db, type WriteContext } from "../db.js";
 import { FieldError } from "../errors.js";
 
 export interface User {
@@ -42,31 +42,29 @@ export async function findUser(db: Db, id: number): Promise<User | undefined> {
   return db.selectFrom("users").select(COLUMNS).where("id", "=", id).executeTakeFirst();
 }
 
-export async function createUser(db: Db, email: string): Promise<User> {
+// Writes run in a transaction bounded by DB_TIMEOUT_MS and the client's presence (../db.ts),
+// so a write the client was told failed is not committed later.
+
+export async function createUser(db: Db, email: string, ctx: WriteContext): Promise<User> {
   const now = new Date();
-  const result = await db
-    .insertInto("users")
-    .values({ email, created_at: now, updated_at: now })
-    .executeTakeFirstOrThrow()
-    .catch(rethrowDuplicate);
+  const result = await inTransaction(db, ctx, (trx) =>
+    trx.insertInto("users").values({ email, created_at: now, updated_at: now }).executeTakeFirstOrThrow(),
+  ).catch(rethrowDuplicate);
   return { id: Number(result.insertId), email, created_at: now, updated_at: now };
 }
 
-export async function updateUser(db: Db, id: number, email: string): Promise<User | undefined> {
+export async function updateUser(db: Db, id: number, email: string, ctx: WriteContext): Promise<User | undefined> {
   const now = new Date();
-  const result = await db
-    .updateTable("users")
-    .set({ email, updated_at: now })
-    .where("id", "=", id)
-    .executeTakeFirst()
-    .catch(rethrowDuplicate);
-  // MySQL reports matched rows as numUpdatedRows only with CLIENT_FOUND_ROWS; mysql2 sets it,
-  // so an update to the same email still counts as found.
-  if (result.numUpdatedRows === 0n) return undefined;
-  return findUser(db, id);
+  return inTransaction(db, ctx, async (trx) => {
+    const result = await trx.updateTable("users").set({ email, updated_at: now }).where("id", "=", id).executeTakeFirst();
+    // MySQL reports matched rows as numUpdatedRows only with CLIENT_FOUND_ROWS; mysql2 sets it,
+    // so an update to the same email still counts as found.
+    if (result.numUpdatedRows === 0n) return undefined;
+    return findUser(trx, id);
+  }).catch(rethrowDuplicate);
 }
 
-export async function deleteUser(db: Db, id: number): Promise<boolean> {
-  const result = await db.deleteFrom("users").where("id", "=", id).executeTakeFirst();
+export async function deleteUser(db: Db, id: number, ctx: WriteContext): Promise<boolean> {
+  const result = await inTransaction(db, ctx, (trx) => trx.deleteFrom("users").where("id", "=", id).executeTakeFirst());
   return result.numDeletedRows > 0n;
 }

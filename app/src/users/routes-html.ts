@@ -4,6 +4,7 @@ import fastifyFormbody from "@fastify/formbody";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppConfig } from "../config.js";
+import { writeContext } from "../abort.js";
 import type { Db } from "../db.js";
 import { toClientError } from "../errors.js";
 import type { Html } from "../views/html.js";
@@ -87,19 +88,19 @@ export async function htmlRoutes(fastify: FastifyInstance, { db, config }: Opts)
   const form = { preValidation: [checkCsrf, unwrapUserBody], errorHandler: formAgain };
 
   app.post("/users", { ...form, schema: { body: UserForm } }, async (req, reply) => {
-    const user = await createUser(db, req.body.email);
+    const user = await createUser(db, req.body.email, writeContext(req, reply, config.dbTimeoutMs));
     // 303: the browser follows with a GET, so a reload does not post again.
     return reply.redirect(`/users/${user.id}?notice=created`, 303);
   });
 
   app.post("/users/:id", { ...form, schema: { params: UserParams, body: UserForm } }, async (req, reply) => {
-    const user = await updateUser(db, userId(req.params), req.body.email);
+    const user = await updateUser(db, userId(req.params), req.body.email, writeContext(req, reply, config.dbTimeoutMs));
     if (!user) return notFound(reply);
     return reply.redirect(`/users/${user.id}?notice=updated`, 303);
   });
 
   app.post("/users/:id/delete", { preValidation: checkCsrf, schema: { params: UserParams, body: CsrfForm } }, async (req, reply) => {
-    if (!(await deleteUser(db, userId(req.params)))) return notFound(reply);
+    if (!(await deleteUser(db, userId(req.params), writeContext(req, reply, config.dbTimeoutMs)))) return notFound(reply);
     return reply.redirect("/users?notice=deleted", 303);
   });
 }

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { AppConfig } from "../config.js";
+import { writeContext } from "../abort.js";
 import type { Db } from "../db.js";
 import { createUser, deleteUser, findUser, listUsers, updateUser, type User } from "./repo.js";
 import { ListQuery, unwrapUserBody, UserBody, userId, UserParams } from "./schemas.js";
@@ -25,7 +26,7 @@ const NOT_FOUND = { error: "Not found" };
  * cross-site without a CORS preflight, which this app never grants, and no form parser is
  * registered in this scope (an urlencoded post gets 415).
  */
-export async function jsonRoutes(fastify: FastifyInstance, { db }: Opts): Promise<void> {
+export async function jsonRoutes(fastify: FastifyInstance, { db, config }: Opts): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get("/users.json", { schema: { querystring: ListQuery } }, async (req, reply) => {
@@ -36,7 +37,7 @@ export async function jsonRoutes(fastify: FastifyInstance, { db }: Opts): Promis
   });
 
   app.post("/users.json", { schema: { body: UserBody }, preValidation: unwrapUserBody }, async (req, reply) => {
-    const user = await createUser(db, req.body.email);
+    const user = await createUser(db, req.body.email, writeContext(req, reply, config.dbTimeoutMs));
     return reply.code(201).header("location", `/users/${user.id}.json`).send(toJson(user));
   });
 
@@ -51,13 +52,13 @@ export async function jsonRoutes(fastify: FastifyInstance, { db }: Opts): Promis
     schema: { params: UserParams, body: UserBody },
     preValidation: unwrapUserBody,
     handler: async (req, reply) => {
-      const user = await updateUser(db, userId(req.params), req.body.email);
+      const user = await updateUser(db, userId(req.params), req.body.email, writeContext(req, reply, config.dbTimeoutMs));
       return user ? toJson(user) : reply.code(404).send(NOT_FOUND);
     },
   });
 
   app.delete("/users/:id.json", { schema: { params: UserParams } }, async (req, reply) => {
-    if (!(await deleteUser(db, userId(req.params)))) return reply.code(404).send(NOT_FOUND);
+    if (!(await deleteUser(db, userId(req.params), writeContext(req, reply, config.dbTimeoutMs)))) return reply.code(404).send(NOT_FOUND);
     return reply.code(204).send();
   });
 }

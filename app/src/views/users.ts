@@ -10,11 +10,11 @@ function editLink(user: User): Html {
   return html`<a class="button secondary" href="/users/${user.id}/edit" aria-label="Edit ${user.email}">Edit</a>`;
 }
 
-// The address goes into a data attribute, never into the script: an email may hold a quote,
-// and HTML escaping does not protect a string inside inline JavaScript.
+// The address goes into a data attribute, never into a script: an email may hold a quote,
+// and HTML escaping does not protect a string inside inline JavaScript. The page's one script
+// (./layout.ts) asks for confirmation with it.
 function deleteButton(user: User, token: string): Html {
-  return html`<form class="inline" method="post" action="/users/${user.id}/delete" data-confirm="Delete ${user.email}?"
- onsubmit="return confirm(this.dataset.confirm)">${csrfField(token)}<button class="button danger" type="submit" aria-label="Delete ${user.email}">Delete</button></form>`;
+  return html`<form class="inline" method="post" action="/users/${user.id}/delete" data-confirm="Delete ${user.email}?">${csrfField(token)}<button class="button danger" type="submit" aria-label="Delete ${user.email}">Delete</button></form>`;
 }
 
 export function indexPage(users: readonly User[], page: number, hasNext: boolean, token: string): Html {

@@ -21,6 +21,11 @@ export interface MariaDb {
   env(database: string): Record<string, string>;
   /** Runs SQL as root over the unix socket (works whatever the app user may do). */
   rootQuery(sql: string, params?: unknown[]): Promise<unknown[]>;
+  /**
+   * Runs `fn` with the server frozen (SIGSTOP), as a stalled database host; SIGCONT follows
+   * whatever `fn` does, and on process exit too.
+   */
+  frozen<T>(fn: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
   start(): Promise<void>;
   destroy(): Promise<void>;
@@ -145,6 +150,26 @@ export async function startMariaDb(): Promise<MariaDb> {
         return Array.isArray(rows) ? rows : [rows];
       } finally {
         await conn.end();
+      }
+    },
+    frozen: async (fn) => {
+      const proc = child;
+      if (proc?.pid === undefined) throw new Error("mariadbd is not running");
+      const pid = proc.pid;
+      const thaw = () => {
+        try {
+          process.kill(pid, "SIGCONT");
+        } catch {
+          // already gone
+        }
+      };
+      process.on("exit", thaw);
+      try {
+        process.kill(pid, "SIGSTOP");
+        return await fn();
+      } finally {
+        thaw();
+        process.off("exit", thaw);
       }
     },
     stop,
