@@ -83,6 +83,55 @@ function impostorMaterial(realCaPem: string): ClientMaterial {
     return { ca: caCert, cert, key };
 }
 
+/** A key and a certificate for it signed by `issuer` (any certificate and its key), as @pulumi/tls would sign it. */
+function signedBy(
+    issuer: { cert: string; key: string },
+    commonName: string,
+    uses: string[],
+    ipAddresses: string[] = [],
+): { cert: string; key: string } {
+    const key = String(privateKey({ algorithm: "RSA", rsaBits: 2048 }).privateKeyPem);
+    const csr = String(certRequest({ privateKeyPem: key, subject: { commonName }, ipAddresses }).certRequestPem);
+    const cert = String(
+        locallySignedCert({
+            certRequestPem: csr,
+            caCertPem: issuer.cert,
+            caPrivateKeyPem: issuer.key,
+            validityPeriodHours: 24,
+            allowedUses: uses,
+        }).certPem,
+    );
+    return { cert, key };
+}
+
+interface TlsServer {
+    port: number;
+    close(): Promise<void>;
+}
+
+/** A TLS server on HOST_IP presenting `cert` (with any chain after it) that answers "OK" to anything. */
+async function tlsServer(cert: string, key: string): Promise<TlsServer> {
+    const srv = https.createServer({ cert, key }, (_req, res) => res.end("OK"));
+    await new Promise<void>((resolve) => srv.listen(0, HOST_IP, resolve));
+    return {
+        port: (srv.address() as net.AddressInfo).port,
+        close: () => new Promise((resolve) => srv.close(() => resolve())),
+    };
+}
+
+/** GET /_ping from Node (OpenSSL's verification) with client material; the error when refused. */
+function nodeGet(port: number, m: Partial<ClientMaterial>, extra: https.RequestOptions = {}): Promise<{ body?: string; error?: string }> {
+    return new Promise((resolve) => {
+        const req = https.get({ host: HOST_IP, port, path: "/_ping", ...m, timeout: 15_000, ...extra }, (res) => {
+            let b = "";
+            res.on("data", (d) => (b += d));
+            res.on("end", () => resolve({ body: b }));
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer")));
+        req.on("error", (e: NodeJS.ErrnoException) => resolve({ error: `${e.code}: ${e.message}` }));
+    });
+}
+
 const serverSection = (r: RunResult) => /^Server:/m.test(r.stdout);
 /** Resolves any name to HOST_IP, for one request: the public DNS name without touching /etc/hosts. */
 const toThisHost: net.LookupFunction = (_hostname, options, callback) =>
@@ -288,6 +337,99 @@ describe("real mutual TLS on a private dockerd set up from the rendered cloud-co
         );
         t.diagnostic(`client: ${lastLine(r.stderr)}`);
         t.diagnostic(`dockerd: ${logged.join(" | ")}`);
+    });
+
+    /** The server's certificate and key as the cloud-config installs them. */
+    const serverLeaf = () => ({
+        cert: written.find((w) => w.hostPath === SERVER_FILES.cert)!.content,
+        key: written.find((w) => w.hostPath === SERVER_FILES.key)!.content,
+    });
+
+    it("refuses a client certificate signed by the server certificate (a leaf used as a CA), even with the leaf sent along", async (t) => {
+        const before = handshakeErrors(daemon!.log()).length;
+        const forged = signedBy(serverLeaf(), "berth operator", ["digital_signature", "client_auth"]);
+        // The chain the client sends: the forged certificate, then the server leaf that signed it.
+        const material = { ca: provider.material.ca, cert: forged.cert + serverLeaf().cert, key: forged.key };
+        const env = isolatedClientEnv(path.join(tmp, "c-leafsigned"), {
+            DOCKER_HOST: dockerHost,
+            DOCKER_TLS_VERIFY: "1",
+            DOCKER_CERT_PATH: certDir(path.join(tmp, "certs-leafsigned"), material),
+        });
+        const r = await run("docker", ["version"], env);
+        assert.notEqual(r.code, 0, show(r));
+        assert.ok(!serverSection(r), show(r));
+        const logged = handshakeErrors(daemon!.log()).slice(before);
+        assert.ok(
+            logged.some((l) => /parent certificate cannot sign this kind of certificate/.test(l)),
+            `dockerd logged no refusal for the leaf-signed certificate:\n${logged.join("\n")}`,
+        );
+        // Node, presenting the same chain, is refused as well.
+        const node = await nodeGet(port, material);
+        assert.equal(node.body, undefined, "Node got an answer with a leaf-signed client certificate");
+        assert.match(String(node.error), /bad certificate/i, "Node was refused for another reason");
+        t.diagnostic(`dockerd: ${logged.join(" | ")}; node: ${node.error}`);
+    });
+
+    it("refuses the server certificate presented as a client certificate (it has no clientAuth)", async (t) => {
+        const before = handshakeErrors(daemon!.log()).length;
+        const leaf = serverLeaf();
+        const env = isolatedClientEnv(path.join(tmp, "c-server-as-client"), {
+            DOCKER_HOST: dockerHost,
+            DOCKER_TLS_VERIFY: "1",
+            DOCKER_CERT_PATH: certDir(path.join(tmp, "certs-server-as-client"), { ca: provider.material.ca, ...leaf }),
+        });
+        const r = await run("docker", ["version"], env);
+        assert.notEqual(r.code, 0, show(r));
+        assert.ok(!serverSection(r), show(r));
+        const logged = handshakeErrors(daemon!.log()).slice(before);
+        assert.ok(
+            logged.some((l) => /incompatible key usage/.test(l)),
+            `dockerd logged no refusal for the server certificate as a client:\n${logged.join("\n")}`,
+        );
+        t.diagnostic(`dockerd: ${logged.join(" | ")}`);
+    });
+
+    it("makes clients refuse a daemon whose certificate the server certificate signed (a leaf used as a CA)", async (t) => {
+        const forged = signedBy(serverLeaf(), "berth Docker daemon", ["digital_signature", "key_encipherment", "server_auth"], [HOST_IP]);
+        const rogue = await tlsServer(forged.cert + serverLeaf().cert, forged.key);
+        try {
+            const node = await nodeGet(rogue.port, provider.material);
+            assert.equal(node.body, undefined, "Node accepted a daemon certificate signed by a leaf");
+            // OpenSSL 3 stops at the leaf's keyUsage (no keyCertSign); its CA:FALSE would stop it next.
+            assert.match(
+                String(node.error),
+                /key usage does not include certificate signing|invalid CA certificate/,
+                "refused for another reason",
+            );
+            const env = isolatedClientEnv(path.join(tmp, "c-rogue-leafsigned"), {
+                DOCKER_HOST: `tcp://${HOST_IP}:${rogue.port}`,
+                DOCKER_TLS_VERIFY: "1",
+                DOCKER_CERT_PATH: certDir(path.join(tmp, "certs-program"), provider.material),
+            });
+            const r = await run("docker", ["version"], env);
+            assert.notEqual(r.code, 0, show(r));
+            assert.match(
+                r.stderr,
+                /parent certificate cannot sign this kind of certificate|not authorized to sign other certificates/,
+                show(r),
+            );
+            t.diagnostic(`node: ${node.error}; docker: ${lastLine(r.stderr)}`);
+        } finally {
+            await rogue.close();
+        }
+    });
+
+    it("makes clients refuse the client certificate presented as a daemon's (it has no serverAuth)", async (t) => {
+        const rogue = await tlsServer(provider.material.cert, provider.material.key);
+        try {
+            // The client certificate names no address: skip the name check so only its purpose is judged.
+            const node = await nodeGet(rogue.port, provider.material, { checkServerIdentity: () => undefined });
+            assert.equal(node.body, undefined, "Node accepted the client certificate as a server's");
+            assert.match(String(node.error), /^INVALID_PURPOSE: unsuitable certificate purpose/, "refused for another reason");
+            t.diagnostic(`node: ${node.error}`);
+        } finally {
+            await rogue.close();
+        }
     });
 
     it("does not serve the Docker API over plain HTTP on its TCP port", async (t) => {

@@ -74,16 +74,16 @@ describe("loadConfig under the Pulumi runtime", () => {
 
     it("refuses a secret key stored in plain text, and a plain key stored as a secret", () => {
         assert.equal(
-            printed({ appVersion: "1", mysqlPassword: "hunter2", appEnv: '{"TOKEN":"hunter3"}' }, ["appEnv"]),
+            printed({ appVersion: "1", mysqlPassword: "hunter2", instanceName: "hunter3" }, ["instanceName"]),
             [
-                "berth:appEnv is stored as a secret, but Berth uses it in plain text (tags, commands, the app's environment): set it without --secret",
+                "berth:instanceName is stored as a secret, but Berth shows it in plain text (tags, resource ids, stack outputs or resource options): set it without --secret",
                 "berth:mysqlPassword must be stored as a secret: pulumi config set --secret mysqlPassword <value>",
             ].join("\n"),
         );
     });
 
     it("reads stored secrets as secrets, and Pulumi.yaml's empty default as unset", async () => {
-        const { secrets } = load({ appVersion: "1", mysqlPassword: "hunter2", mysqlRootPassword: "", secretKeyBase: "" }, [
+        const { secrets } = load({ appVersion: "1", mysqlPassword: "hunter2-hunter2", mysqlRootPassword: "", secretKeyBase: "" }, [
             "mysqlPassword",
         ]);
         assert.equal(secrets.mysqlRootPassword, undefined);
@@ -93,7 +93,7 @@ describe("loadConfig under the Pulumi runtime", () => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         const internal = out as any;
         assert.equal(await internal.isSecret, true);
-        assert.equal(await internal.promise(), "hunter2");
+        assert.equal(await internal.promise(), "hunter2-hunter2");
     });
 });
 
@@ -173,10 +173,17 @@ describe("Pulumi.yaml's defaults, as the CLI passes them on, declare the same st
     });
 
     it("with the same resources, inputs and options (generated key material aside)", () => {
-        // TLS keys are real and new on each run: compare everything else.
+        // TLS keys are real and new on each run, and so is the readiness gate's digest of them (a
+        // sha256): compare everything else.
         const pem = /-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g;
         const normal = (r: ProgramResult) =>
-            JSON.parse(JSON.stringify(r.resources).replace(/\\n/g, "\n").replace(pem, "<pem>").replace(/\n/g, "\\n"));
+            JSON.parse(
+                JSON.stringify(r.resources)
+                    .replace(/\\n/g, "\n")
+                    .replace(pem, "<pem>")
+                    .replace(/\n/g, "\\n")
+                    .replace(/\b[0-9a-f]{64}\b/g, "<sha256>"),
+            );
         assert.deepStrictEqual(normal(withDefaults), normal(bare));
         assert.ok(
             withDefaults.resources.some((x) => x.type === "random:index/randomPassword:RandomPassword"),
