@@ -31,8 +31,24 @@ export interface NginxConfigOptions {
     readonly resolverValid?: string;
     /** `resolver_timeout`: how long a lookup may take. Default "5s". */
     readonly resolverTimeout?: string;
-    /** `client_max_body_size`: larger request bodies get 413. Default "10m". */
+    /**
+     * `client_max_body_size`: larger request bodies get 413 from nginx. Default "1m". The app gets the same
+     * limit (MAX_BODY_SIZE): a body nginx passes on is never one the app refuses by closing early, which
+     * nginx, still sending it, would turn into a 502.
+     */
     readonly clientMaxBodySize?: string;
+    /**
+     * `client_header_timeout`, `client_body_timeout` and `send_timeout`: how long a client may take to send
+     * its request's header, between two reads of its body, and between two reads of the response. A slow
+     * client is closed (408) instead of holding a connection. Default "15s".
+     */
+    readonly clientTimeout?: string;
+    /** `limit_conn`: requests in progress at once per client address; more get 429. 0: no limit. Default 100. */
+    readonly connLimitPerClient?: number;
+    /** `limit_req` rate: requests a second per client address; past the burst they get 429. 0: no limit. Default 500. */
+    readonly rateLimitPerClient?: number;
+    /** `limit_req` burst: requests over the rate passed at once (nodelay) before 429s. Default: the rate's own value. */
+    readonly rateLimitBurst?: number;
     /** `proxy_connect_timeout`. Default "1s". */
     readonly connectTimeout?: string;
     /** `proxy_read_timeout`: longest silence while reading the app's response. Default "60s". */
@@ -62,7 +78,11 @@ const DEFAULTS = {
     // A container's address changes when it restarts (dockerd restart, reboot): re-resolve often.
     resolverValid: "1s",
     resolverTimeout: "5s",
-    clientMaxBodySize: "10m",
+    clientMaxBodySize: "1m",
+    clientTimeout: "15s",
+    // The e2e drills send 50 connections at 300 requests a second from one address: well inside both.
+    connLimitPerClient: 100,
+    rateLimitPerClient: 500,
     // On the host's bridge a live app accepts in well under a millisecond; a dead address (a killed
     // container still in the cache) must cost little before the backup slot is tried.
     connectTimeout: "1s",
@@ -84,6 +104,22 @@ const LOG_FORMAT =
 
 /** The upstream group names nginx routes to, per slot, and the probe groups (no backup, no keep-alive). */
 export const UPSTREAMS = { blue: "berth_blue", green: "berth_green", probeBlue: "berth_probe_blue", probeGreen: "berth_probe_green" };
+
+/** The shared-memory zones of the per-address limits. */
+const LIMIT_ZONES = { conn: "berth_conn", req: "berth_req" };
+
+/** A byte count in nginx's size syntax, in the largest exact unit: 1048576 is "1m", 65536 "64k", 1000 "1000". */
+export function nginxSize(bytes: number): string {
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new Error(`nginx: a size must be a positive integer of bytes, got ${bytes}`);
+    for (const [unit, n] of [
+        ["g", 1024 ** 3],
+        ["m", 1024 ** 2],
+        ["k", 1024],
+    ] as const) {
+        if (bytes % n === 0) return `${bytes / n}${unit}`;
+    }
+    return String(bytes);
+}
 
 /** The marker file whose presence makes green the live slot. */
 export function routeMarker(routeDir: string, slots: { green: string }): string {
@@ -123,6 +159,8 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
         { name: "proxy_set_header", args: ["Connection", ""] },
     ];
     const marker = routeMarker(o.routeDir, o.slots);
+    const connLimit = o.connLimitPerClient > 0;
+    const rateLimit = o.rateLimitPerClient > 0;
     return [
         { comment: "Rendered by Berth (infra/deploy/nginx.ts): edit the options, not this file." },
         { name: "log_format", args: ["berth", LOG_FORMAT] },
@@ -130,6 +168,18 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
         { comment: "IPv6 off: the front network is IPv4, an AAAA query would only add a round trip." },
         { name: "resolver", args: [o.resolver, `valid=${o.resolverValid}`, "ipv6=off"] },
         { name: "resolver_timeout", args: [o.resolverTimeout] },
+        ...(connLimit || rateLimit
+            ? [
+                  { comment: "Per client address: nginx's peer, which is the client itself when Docker publishes the port by DNAT." },
+                  { comment: "10m: about 160 000 addresses (a 64-byte state each)." },
+                  { comment: "https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html" },
+                  { comment: "https://nginx.org/en/docs/http/ngx_http_limit_req_module.html" },
+              ]
+            : []),
+        ...(connLimit ? [{ name: "limit_conn_zone", args: ["$binary_remote_addr", `zone=${LIMIT_ZONES.conn}:10m`] }] : []),
+        ...(rateLimit
+            ? [{ name: "limit_req_zone", args: ["$binary_remote_addr", `zone=${LIMIT_ZONES.req}:10m`, `rate=${o.rateLimitPerClient}r/s`] }]
+            : []),
         { comment: "https://nginx.org/en/docs/http/ngx_http_upstream_module.html#resolve (nginx 1.27.3+)" },
         routed(UPSTREAMS.blue, o.slots.blue, o.slots.green),
         routed(UPSTREAMS.green, o.slots.green, o.slots.blue),
@@ -145,9 +195,34 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
                 { comment: "Buffered: one write (and one wake-up of Docker's log reader) per 32k of lines, at most 1 s late." },
                 { name: "access_log", args: ["/dev/stdout", "berth", "buffer=32k", "flush=1s"] },
                 { name: "client_max_body_size", args: [o.clientMaxBodySize] },
+                { comment: "Slow clients: the whole header, each read of the body, each write of the response." },
+                { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_header_timeout" },
+                { name: "client_header_timeout", args: [o.clientTimeout] },
+                { name: "client_body_timeout", args: [o.clientTimeout] },
+                { name: "send_timeout", args: [o.clientTimeout] },
+                ...(connLimit
+                    ? [
+                          { comment: "Requests in progress per address (idle keep-alive connections do not count)." },
+                          { name: "limit_conn", args: [LIMIT_ZONES.conn, String(o.connLimitPerClient)] },
+                          { name: "limit_conn_status", args: ["429"] },
+                      ]
+                    : []),
+                ...(rateLimit
+                    ? [
+                          { comment: "Up to the burst at once, then the rate; the rest 429 (nodelay: none is queued)." },
+                          { name: "limit_req", args: [`zone=${LIMIT_ZONES.req}`, `burst=${o.rateLimitBurst}`, "nodelay"] },
+                          { name: "limit_req_status", args: ["429"] },
+                      ]
+                    : []),
                 { comment: "The live slot, read per request (one stat): the cutover creates or removes the marker." },
                 { name: "set", args: ["$berth_upstream", UPSTREAMS.blue] },
                 { name: "if", args: ["(-f", `${marker})`], block: [{ name: "set", args: ["$berth_upstream", UPSTREAMS.green] }] },
+                { comment: "The Host the app gets: the client's as sent (with its port); for a request without one (HTTP/1.0)," },
+                { comment: "$host: the request line's host, else this server's name; an empty header would not be sent at all." },
+                { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#var_host" },
+                { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header" },
+                { name: "set", args: ["$berth_host", "$http_host"] },
+                { name: "if", args: ["($berth_host", "=", "", ")"], block: [{ name: "set", args: ["$berth_host", "$host"] }] },
                 {
                     name: "location",
                     args: ["/"],
@@ -161,8 +236,7 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
                         { name: "proxy_next_upstream_tries", args: [String(o.nextUpstreamTries)] },
                         { name: "proxy_next_upstream_timeout", args: [o.nextUpstreamTimeout] },
                         ...proxyCommon,
-                        { comment: "The client's Host as sent (with its port), like the original deployment." },
-                        { name: "proxy_set_header", args: ["Host", "$http_host"] },
+                        { name: "proxy_set_header", args: ["Host", "$berth_host"] },
                         { name: "proxy_set_header", args: ["X-Real-IP", "$remote_addr"] },
                         { name: "proxy_set_header", args: ["X-Forwarded-For", "$proxy_add_x_forwarded_for"] },
                         { name: "proxy_set_header", args: ["X-Forwarded-Proto", "$scheme"] },
@@ -269,6 +343,10 @@ const RULES: { readonly [K in keyof Resolved]: readonly [(v: unknown) => boolean
     resolverValid: [isDuration, DURATION],
     resolverTimeout: [isDuration, DURATION],
     clientMaxBodySize: [(v) => typeof v === "string" && /^[1-9][0-9]{0,8}[kKmMgG]?$/.test(v), `a positive size: "512k", "10m", "1g"`],
+    clientTimeout: [isDuration, DURATION],
+    connLimitPerClient: [(v) => isCount(v, 100000), "an integer from 0 (no limit) to 100000"],
+    rateLimitPerClient: [(v) => isCount(v, 100000), "an integer from 0 (no limit) to 100000"],
+    rateLimitBurst: [(v) => isCount(v, 1000000), "an integer from 0 to 1000000"],
     connectTimeout: [isDuration, DURATION],
     readTimeout: [isDuration, DURATION],
     sendTimeout: [isDuration, DURATION],
@@ -287,7 +365,13 @@ function validate(opts: NginxConfigOptions): Resolved {
     if (merged.slots === undefined) throw new Error("nginx: slots is required");
     if (merged.appPort === undefined) throw new Error("nginx: appPort is required");
     if (merged.routeDir === undefined) throw new Error("nginx: routeDir is required");
-    const o: Resolved = { ...merged, slots: merged.slots, appPort: merged.appPort, routeDir: merged.routeDir };
+    const o: Resolved = {
+        ...merged,
+        slots: merged.slots,
+        appPort: merged.appPort,
+        routeDir: merged.routeDir,
+        rateLimitBurst: merged.rateLimitBurst ?? merged.rateLimitPerClient,
+    };
     for (const [key, [ok, form]] of Object.entries(RULES)) {
         const value: unknown = o[key as keyof Resolved];
         if (!ok(value)) throw new Error(`nginx: ${key} must be ${form}, got ${JSON.stringify(value) ?? String(value)}`);
@@ -315,6 +399,10 @@ function isResolver(v: unknown): boolean {
     const [, v6, v4, port] = m;
     const ipOk = v6 !== undefined ? isIP(v6) === 6 : isIP(v4 ?? "") === 4;
     return ipOk && (port === undefined || isPort(Number(port)));
+}
+
+function isCount(v: unknown, max: number): boolean {
+    return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
 }
 
 function isDuration(v: unknown): boolean {

@@ -51,6 +51,9 @@ async function startStack(t: TestContext) {
         routeDir,
         resolver: `127.0.0.1:${dns.port}`,
         probePort: await freePort(),
+        // The load below is unpaced, from one address: more requests a second than the default per-address
+        // rate (nginx-limits.test.ts tests the limits).
+        rateLimitPerClient: 0,
     });
     fs.writeFileSync(path.join(dir, "default.conf"), conf);
     fs.writeFileSync(path.join(dir, "nginx.conf"), mainConf(dir, path.join(dir, "default.conf")));

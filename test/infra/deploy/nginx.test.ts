@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { renderNginxConfig, serializeNginxConfig, type NginxConfigOptions, type NginxNode } from "../../../infra/deploy/nginx";
+import { nginxSize, renderNginxConfig, serializeNginxConfig, type NginxConfigOptions, type NginxNode } from "../../../infra/deploy/nginx";
 import { MIN_NGINX_VERSION, compareVersions, nginxBinary, runNginx } from "../../support/nginx/binary";
 import { mainConf } from "../../support/nginx/harness";
 import { all, one, parseNginx, type Directive } from "../../support/nginx/parse";
@@ -76,8 +76,8 @@ describe("renderNginxConfig", () => {
 
     it("routes to blue unless the marker file exists, checked per request", () => {
         const { server, location } = render(BASE);
-        assert.deepEqual(args(server, "set"), ["$berth_upstream", "berth_blue"]);
-        const cond = one(server, "if");
+        assert.deepEqual(all(server, "set")[0]?.args, ["$berth_upstream", "berth_blue"]);
+        const cond = all(server, "if")[0] as Directive;
         assert.deepEqual(cond.args, ["(-f", "/etc/nginx/berth-route/live-app-green)"]);
         assert.deepEqual(
             (cond.block ?? []).map((d) => [d.name, ...d.args]),
@@ -114,11 +114,22 @@ describe("renderNginxConfig", () => {
     });
 
     it("passes the client's Host, address and scheme over HTTP/1.1 without Connection", () => {
-        const { location } = render(BASE);
+        const { server, location } = render(BASE);
         assert.deepEqual(args(location, "proxy_http_version"), ["1.1"]);
+        // The client's Host header as sent; $host (the request line's host, else server_name) when it sent none.
+        assert.deepEqual(
+            all(server, "set").map((d) => d.args),
+            [
+                ["$berth_upstream", "berth_blue"],
+                ["$berth_host", "$http_host"],
+            ],
+        );
+        const ifs = all(server, "if");
+        assert.deepEqual(ifs[1]?.args, ["($berth_host", "=", "", ")"]);
+        assert.deepEqual(ifs[1]?.block, [{ name: "set", args: ["$berth_host", "$host"] }]);
         assert.deepEqual(headers(location), {
             Connection: "",
-            Host: "$http_host",
+            Host: "$berth_host",
             "X-Real-IP": "$remote_addr",
             "X-Forwarded-For": "$proxy_add_x_forwarded_for",
             "X-Forwarded-Proto": "$scheme",
@@ -128,7 +139,8 @@ describe("renderNginxConfig", () => {
 
     it("limits bodies and times, and logs to stdout with the upstream address", () => {
         const { top, server, location } = render(BASE);
-        assert.deepEqual(args(server, "client_max_body_size"), ["10m"]);
+        assert.deepEqual(args(server, "client_max_body_size"), ["1m"]);
+        for (const name of ["client_header_timeout", "client_body_timeout", "send_timeout"]) assert.deepEqual(args(server, name), ["15s"]);
         assert.deepEqual(args(location, "proxy_connect_timeout"), ["1s"]);
         assert.deepEqual(args(location, "proxy_read_timeout"), ["60s"]);
         assert.deepEqual(args(location, "proxy_send_timeout"), ["60s"]);
@@ -136,6 +148,44 @@ describe("renderNginxConfig", () => {
         const [name, format] = args(top, "log_format");
         assert.equal(name, "berth"); // not "main": the official image's nginx.conf defines that one
         assert.match(format ?? "", /\$upstream_addr/);
+    });
+
+    it("limits requests in progress and the request rate per client address, 429 past them, not on the probe server", () => {
+        const { top, server, probe } = render(BASE);
+        assert.deepEqual(args(top, "limit_conn_zone"), ["$binary_remote_addr", "zone=berth_conn:10m"]);
+        assert.deepEqual(args(top, "limit_req_zone"), ["$binary_remote_addr", "zone=berth_req:10m", "rate=500r/s"]);
+        assert.deepEqual(args(server, "limit_conn"), ["berth_conn", "100"]);
+        assert.deepEqual(args(server, "limit_conn_status"), ["429"]);
+        assert.deepEqual(args(server, "limit_req"), ["zone=berth_req", "burst=500", "nodelay"]);
+        assert.deepEqual(args(server, "limit_req_status"), ["429"]);
+        const text = JSON.stringify(probe);
+        assert.doesNotMatch(text, /limit_/, "the cutover's probes are never limited");
+    });
+
+    it("drops a limit set to 0, zone and all", () => {
+        const { top, server } = render({ ...BASE, connLimitPerClient: 0, rateLimitPerClient: 0 });
+        for (const name of ["limit_conn_zone", "limit_req_zone"]) assert.deepEqual(all(top, name), []);
+        for (const name of ["limit_conn", "limit_conn_status", "limit_req", "limit_req_status"]) assert.deepEqual(all(server, name), []);
+        const onlyRate = render({ ...BASE, connLimitPerClient: 0, rateLimitPerClient: 7, rateLimitBurst: 0 });
+        assert.deepEqual(all(onlyRate.top, "limit_conn_zone"), []);
+        assert.deepEqual(args(onlyRate.server, "limit_req"), ["zone=berth_req", "burst=0", "nodelay"]);
+        assert.deepEqual(args(onlyRate.top, "limit_req_zone"), ["$binary_remote_addr", "zone=berth_req:10m", "rate=7r/s"]);
+    });
+
+    it("writes a byte count in the largest exact unit", () => {
+        const cases: [number, string][] = [
+            [1, "1"],
+            [1000, "1000"],
+            [1024, "1k"],
+            [1536, "1536"],
+            [65536, "64k"],
+            [1048576, "1m"],
+            [1048577, "1048577"],
+            [3 * 1024 ** 2, "3m"],
+            [1024 ** 3, "1g"],
+        ];
+        for (const [bytes, text] of cases) assert.equal(nginxSize(bytes), text);
+        for (const bad of [0, -1, 1.5, NaN]) assert.throws(() => nginxSize(bad), /a size must be a positive integer of bytes/);
     });
 
     it("applies every option", () => {
@@ -158,8 +208,16 @@ describe("renderNginxConfig", () => {
             sendTimeout: "30s",
             nextUpstreamTries: 2,
             nextUpstreamTimeout: "20s",
+            clientTimeout: "5s",
+            connLimitPerClient: 3,
+            rateLimitPerClient: 20,
+            rateLimitBurst: 40,
         });
         assert.deepEqual(locationArgs, ["/"]);
+        for (const name of ["client_header_timeout", "client_body_timeout", "send_timeout"]) assert.deepEqual(args(server, name), ["5s"]);
+        assert.deepEqual(args(server, "limit_conn"), ["berth_conn", "3"]);
+        assert.deepEqual(args(top, "limit_req_zone"), ["$binary_remote_addr", "zone=berth_req:10m", "rate=20r/s"]);
+        assert.deepEqual(args(server, "limit_req"), ["zone=berth_req", "burst=40", "nodelay"]);
         assert.deepEqual(
             all(server, "listen").map((d) => d.args),
             [["8000", "default_server"]],
@@ -171,7 +229,7 @@ describe("renderNginxConfig", () => {
         assert.deepEqual(all(upstreams.berth_green ?? [], "server")[0]?.args, ["g.internal:8080", "resolve"]);
         assert.deepEqual(args(upstreams.berth_green ?? [], "keepalive"), ["8"]);
         assert.deepEqual(args(upstreams.berth_green ?? [], "keepalive_timeout"), ["500ms"]);
-        assert.deepEqual(one(server, "if").args, ["(-f", "/run/route/live-g.internal)"]);
+        assert.deepEqual(all(server, "if")[0]?.args, ["(-f", "/run/route/live-g.internal)"]);
         assert.deepEqual(args(probe, "listen"), ["127.0.0.1:9000"]);
         const timeouts = ["proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"].map((n) => args(location, n));
         assert.deepEqual(timeouts, [["3s"], ["5m"], ["30s"]]);
@@ -228,12 +286,15 @@ describe("renderNginxConfig", () => {
                 "sendTimeout",
                 "nextUpstreamTimeout",
                 "upstreamKeepaliveTimeout",
+                "clientTimeout",
             ],
             `a positive duration with a unit: "500ms", "5s", "1m", "1h"`,
             ["5", "0s", "1d", "5 s", "-1s", 5],
         ],
         [["clientMaxBodySize"], `a positive size: "512k", "10m", "1g"`, ["0", "10mb", "-1m", "10 m", "1t", 10]],
         [["nextUpstreamTries"], "an integer from 1 to 100", [0, 101, 1.5, "3"]],
+        [["connLimitPerClient", "rateLimitPerClient"], "an integer from 0 (no limit) to 100000", [-1, 100001, 1.5, "10", null]],
+        [["rateLimitBurst"], "an integer from 0 to 1000000", [-1, 1000001, 2.5, "5"]],
     ];
     for (const [keys, form, bad] of badValues) {
         for (const key of keys) {
@@ -289,6 +350,7 @@ describe("nginx -t accepts the rendered file inside http {}", () => {
     for (const [label, opts] of [
         ["defaults", BASE],
         ["every option", { ...BASE, listenPort: 8080, listenIpv6: false, serverName: "*.example.com", resolver: "[::1]:53" }],
+        ["no per-address limits", { ...BASE, connLimitPerClient: 0, rateLimitPerClient: 0 }],
     ] as const) {
         it(label, async () => {
             const r = await nginxTest(renderNginxConfig(opts));
