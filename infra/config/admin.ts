@@ -1,5 +1,5 @@
 import * as ipaddr from "ipaddr.js";
-import { ConfigError } from "./fields";
+import { ADDRESS_SHAPE, ConfigError } from "./fields";
 
 /** Where the operator's public address is asked for when `adminCidrs` is not set. */
 export const PUBLIC_IP_URL = "https://checkip.amazonaws.com/";
@@ -9,8 +9,36 @@ export async function detectPublicIp(url: string = PUBLIC_IP_URL, timeoutMs = 50
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`${url} answered ${res.status}`);
     const text = (await res.text()).trim();
-    if (!ipaddr.isValid(text)) throw new Error(`${url} answered ${JSON.stringify(text.slice(0, 64))}, not an IP address`);
+    // Dotted-quad IPv4 or IPv6 only, as for configured CIDRs: ipaddr.js also reads "0x7f.1" (127.0.0.1).
+    if (!new RegExp(`^${ADDRESS_SHAPE}$`).test(text) || !ipaddr.isValid(text)) {
+        throw new Error(`${url} answered ${JSON.stringify(text.slice(0, 64))}, not an IP address`);
+    }
     return ipaddr.parse(text).toString();
+}
+
+/**
+ * ipaddr.js's names (lib/ipaddr.js, the SpecialRanges of IPv4 and IPv6) of the ranges a public address
+ * as seen by checkip.amazonaws.com can never be in: an answer in one of them is not the operator's
+ * address on the internet (a proxy, a captive portal or a wrong answer), and AWS would never see it as
+ * the source of a connection.
+ */
+const NOT_PUBLIC: Readonly<Record<string, string>> = {
+    unspecified: "an unspecified address",
+    broadcast: "the broadcast address",
+    multicast: "a multicast address",
+    linkLocal: "a link-local address",
+    loopback: "a loopback address",
+    private: "a private address",
+    carrierGradeNat: "a carrier-grade NAT address",
+    uniqueLocal: "a unique-local address",
+    ipv4Mapped: "an IPv4-mapped address",
+};
+
+/** Why `ip` cannot be the operator's public address, or undefined when it can. */
+export function detectedAddressProblem(ip: string): string | undefined {
+    if (ip.includes("%")) return "an address with a zone id";
+    if (!new RegExp(`^${ADDRESS_SHAPE}$`).test(ip) || !ipaddr.isValid(ip)) return "not a dotted-quad IPv4 or an IPv6 address";
+    return NOT_PUBLIC[ipaddr.parse(ip).range()];
 }
 
 /**
@@ -33,7 +61,16 @@ export async function resolveAdminCidrs(
             undefined,
         );
     }
-    return [ipaddr.parse(ip).kind() === "ipv4" ? `${ip}/32` : `${ip}/128`];
+    const problem = detectedAddressProblem(ip);
+    if (problem !== undefined) {
+        throw ConfigError.withoutValue(
+            "adminCidrs",
+            `set: your address was detected as ${JSON.stringify(ip.slice(0, 64))}, ${problem}, which is not a public address to open SSH ` +
+                `and the Docker API to. Set a list of IPv4 or IPv6 CIDRs, e.g. pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`,
+        );
+    }
+    const addr = ipaddr.parse(ip);
+    return [addr.kind() === "ipv4" ? `${addr.toString()}/32` : `${addr.toString()}/128`];
 }
 
 /** What to tell the operator about the auto-detected admin address, and how loudly. */

@@ -53,13 +53,31 @@ export class ConfigError extends RunError {
         return err;
     }
 
-    /** A plain key stored as a secret: Berth would show it in plain text. Its value is not repeated. */
+    /**
+     * A key stored as a secret that reaches places which cannot hold a secret (the host's tags, resource
+     * ids, the stack's outputs, resource options). Its value is not repeated.
+     */
     static storedAsSecret(key: string): ConfigError {
         const err = new ConfigError(key, "a plain value", undefined);
         err.message =
-            `berth:${key} is stored as a secret, but Berth uses it in plain text (tags, commands, the app's environment): ` +
+            `berth:${key} is stored as a secret, but Berth shows it in plain text (tags, resource ids, stack outputs or resource options): ` +
             `set it without --secret`;
         return err;
+    }
+
+    /** A bad value described without repeating it: `detail` says what is wrong with it. */
+    static withoutValue(key: string, form: string, detail?: string): ConfigError {
+        const err = new ConfigError(key, form, undefined);
+        err.message = `berth:${key} must be ${form}` + (detail === undefined ? "" : ` (${detail})`);
+        return err;
+    }
+
+    /**
+     * This error for a key stored as a secret: the value, and the hint derived from it, left out. The
+     * form of every reader is a fixed text, so the message says what was expected and nothing of what was given.
+     */
+    redacted(): ConfigError {
+        return ConfigError.withoutValue(this.key, this.form, "the value is not shown: it is stored as a secret");
     }
 }
 
@@ -113,6 +131,14 @@ export function pattern(raw: RawConfig, key: string, re: RegExp, form: string, d
     return v;
 }
 
+/** A value `ok` accepts, or `def` when unset. */
+export function checked(raw: RawConfig, key: string, ok: (v: string) => boolean, form: string, def: string): string {
+    const v = present(raw, key);
+    if (v === undefined) return def;
+    if (!ok(v)) throw new ConfigError(key, form, v);
+    return v;
+}
+
 function parseInteger(key: string, v: string, min: number, max: number | undefined): number {
     const form = max === undefined ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
     if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(key, form, v);
@@ -124,6 +150,29 @@ function parseInteger(key: string, v: string, min: number, max: number | undefin
 export function integer(raw: RawConfig, key: string, min: number, max: number, def: number): number {
     const v = present(raw, key);
     return v === undefined ? def : parseInteger(key, v, min, max);
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A size in bytes, written as nginx writes sizes: bytes, or a number with k, m or g (powers of 1024, any
+ * case): https://nginx.org/en/docs/syntax.html. From `min` to `max` bytes; `def` when unset.
+ */
+export function size(raw: RawConfig, key: string, min: number, max: number, def: number): number {
+    const v = present(raw, key);
+    if (v === undefined) return def;
+    const m = /^([1-9][0-9]{0,9})([kmg]?)$/i.exec(v.trim());
+    const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? "").toLowerCase()] ?? 1) : NaN;
+    if (!(bytes >= min && bytes <= max)) {
+        throw new ConfigError(key, `a size from ${sizeText(min)} to ${sizeText(max)}: bytes, or a number with k, m or g ("512k", "1m")`, v);
+    }
+    return bytes;
+}
+
+function sizeText(bytes: number): string {
+    for (const unit of ["g", "m", "k"])
+        if (bytes % (SIZE_UNITS[unit] as number) === 0) return `${bytes / (SIZE_UNITS[unit] as number)}${unit}`;
+    return String(bytes);
 }
 
 export function requiredInteger(raw: RawConfig, key: string, min: number): number {
@@ -182,13 +231,23 @@ export function envMap(raw: RawConfig, key: string, reserved: readonly string[])
     const v = present(raw, key);
     if (v === undefined) return {};
     const form = `a map of environment variable names to strings, such as {"RAILS_ENV": "production"}, without ${reserved.join(", ")}`;
-    const obj = parseJson(key, v, form);
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError(key, form, v);
+    // The values may be credentials: an error names the variable at fault, never a value.
+    let obj: unknown;
+    try {
+        obj = JSON.parse(v);
+    } catch {
+        throw ConfigError.withoutValue(key, form, "not valid JSON");
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+        throw ConfigError.withoutValue(key, form, `got ${Array.isArray(obj) ? "a list" : obj === null ? "null" : `a ${typeof obj}`}`);
+    }
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(obj as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || reserved.includes(name) || typeof value !== "string") {
-            throw new ConfigError(key, form, v);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+            throw ConfigError.withoutValue(key, form, `${JSON.stringify(name)} is not a variable name`);
         }
+        if (reserved.includes(name)) throw ConfigError.withoutValue(key, form, `${name} is set by Berth`);
+        if (typeof value !== "string") throw ConfigError.withoutValue(key, form, `the value of ${name} is not a string`);
         out[name] = value;
     }
     return out;
@@ -197,7 +256,7 @@ export function envMap(raw: RawConfig, key: string, reserved: readonly string[])
 const CIDR_FORM = 'a list of IPv4 or IPv6 CIDRs such as ["203.0.113.7/32"]';
 
 // Dotted-quad IPv4 only: ipaddr.js also reads legacy forms, so "010.0.0.0/8" would mean 8.0.0.0/8.
-const ADDRESS_SHAPE = "([0-9a-fA-F.:]*:[0-9a-fA-F.:]*|(0|[1-9]\\d{0,2})(\\.(0|[1-9]\\d{0,2})){3})";
+export const ADDRESS_SHAPE = "([0-9a-fA-F.:]*:[0-9a-fA-F.:]*|(0|[1-9]\\d{0,2})(\\.(0|[1-9]\\d{0,2})){3})";
 
 /** For a single address given without a prefix length: the single-host CIDR it most likely meant. */
 function bareAddressHint(text: string): string | undefined {

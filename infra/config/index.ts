@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BerthConfig, ConfigErrors, parseConfig, SECRET_KEYS } from "./parse";
+import { BerthConfig, ConfigErrors, parseConfig, SECRET_CAPABLE_KEYS, SECRET_KEYS } from "./parse";
+import { BuildContextError, checkBuildContext } from "../deploy/context";
 import { dockerEnvironmentError, localEngineError } from "./environment";
 
 export * from "./parse";
@@ -21,6 +22,11 @@ export interface BerthSecrets {
     readonly mysqlPassword: pulumi.Output<string> | undefined;
     readonly mysqlRootPassword: pulumi.Output<string> | undefined;
     readonly secretKeyBase: pulumi.Output<string> | undefined;
+    /**
+     * The other keys stored as secrets (of SECRET_CAPABLE_KEYS): the deployment makes every input their
+     * value reaches a secret, and names them instead of showing them in its errors.
+     */
+    readonly secretSettings: readonly (typeof SECRET_CAPABLE_KEYS)[number][];
 }
 
 // Internal to @pulumi/pulumi (runtime/config.ts, isConfigSecret: marked @internal, so not in its
@@ -60,6 +66,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         if (!(err instanceof ConfigErrors)) throw err;
         problems.push(...err.errors);
     }
+    // The build context is read for the image's tag once the host exists: a file it cannot read is
+    // refused now, before anything is declared.
+    if (config !== undefined) {
+        try {
+            checkBuildContext(path.resolve(config.appDir));
+        } catch (err) {
+            if (!(err instanceof BuildContextError)) throw err;
+            problems.push(err);
+        }
+    }
     // On aws the Docker client variables would redirect the build away from the host; on local,
     // DOCKER_HOST names the engine to deploy to. Reported first, with the config's problems.
     const local = (config?.target ?? raw.target) === "local";
@@ -74,6 +90,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
             mysqlPassword: secret("mysqlPassword"),
             mysqlRootPassword: secret("mysqlRootPassword"),
             secretKeyBase: secret("secretKeyBase"),
+            secretSettings: SECRET_CAPABLE_KEYS.filter((k) => secretKeys.includes(k) && raw[k]),
         },
     };
 }

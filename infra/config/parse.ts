@@ -14,9 +14,12 @@ import {
     optionalString,
     pattern,
     requiredInteger,
+    size,
     string,
     boolean,
+    checked,
 } from "./fields";
+import { isImageReference } from "./image";
 import { BerthConfig, RawConfig, Target } from "./types";
 
 export { ConfigError, ConfigErrors, nearestKey } from "./fields";
@@ -40,6 +43,7 @@ export const RESERVED_APP_ENV = [
     "MYSQL_PASSWORD",
     "MYSQL_DATABASE",
     "SECRET_KEY_BASE",
+    "MAX_BODY_SIZE",
 ] as const;
 
 export const TARGETS: readonly Target[] = ["aws", "local"];
@@ -74,7 +78,51 @@ function setToOtherThan(value: string | undefined, def: string): boolean {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-const IMAGE_RE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
+
+/**
+ * Keys that may be stored as a secret although Berth does not need them to be: the deployment keeps
+ * such a value secret wherever it goes (the inputs it reaches are Pulumi secrets as a whole, and errors
+ * name the key, never the value). The other keys reach places that cannot hold a secret (the host's
+ * tags, the stack's outputs, resource options, resource ids: the Docker provider's id of a pulled image
+ * ends with its reference, terraform-provider-docker resource_docker_image_funcs.go), so a value stored
+ * with --secret is refused for them.
+ */
+export const SECRET_CAPABLE_KEYS = [
+    "appPort",
+    "healthPath",
+    "stopGraceSeconds",
+    "appCommand",
+    "createCommand",
+    "migrateCommand",
+    "healthCheckCommand",
+    "appEnv",
+    "mysqlUser",
+    "mysqlDatabase",
+] as const;
+
+/**
+ * Shortest secrets accepted, in characters. An empty MySQL password would make the official image's
+ * MYSQL_ROOT_PASSWORD= (or a password-less app user); 12 characters of a generated password are ~70 bits.
+ * secretKeyBase signs the app's sessions: 32 characters, as the key of an HMAC-SHA256 wants 256 bits.
+ */
+export const SECRET_MIN_LENGTH: Readonly<Record<(typeof SECRET_KEYS)[number], number>> = {
+    mysqlPassword: 12,
+    mysqlRootPassword: 12,
+    secretKeyBase: 32,
+};
+
+/**
+ * Accounts the mysql image makes itself or MySQL reserves (https://dev.mysql.com/doc/refman/8.4/en/reserved-accounts.html):
+ * the app never gets one. Compared without case.
+ */
+export const RESERVED_MYSQL_USERS = ["root", "mysql.sys", "mysql.session", "mysql.infoschema"] as const;
+/**
+ * MySQL's own schemas (https://dev.mysql.com/doc/refman/8.4/en/system-schema.html, sys-schema.html,
+ * information-schema.html, performance-schema.html). The image grants the app user ALL on its database
+ * (docker-entrypoint.sh: GRANT ALL ON `$MYSQL_DATABASE`.*), so `mysql` would hand it the grant tables.
+ * Compared without case: with lower_case_table_names=1 (macOS, Windows) MYSQL is mysql.
+ */
+export const RESERVED_MYSQL_DATABASES = ["mysql", "sys", "information_schema", "performance_schema"] as const;
 
 export interface ParseContext {
     project: string;
@@ -101,11 +149,21 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
             errors.push(ConfigError.unknownKey(key, KNOWN_KEYS));
         } else if ((SECRET_KEYS as readonly string[]).includes(key)) {
             if (value !== undefined && value !== "" && !secretKeys.has(key)) errors.push(ConfigError.notStoredAsSecret(key));
-        } else if (secretKeys.has(key) && value !== undefined && value !== "") {
+        } else if (secretKeys.has(key) && value !== undefined && value !== "" && !isSecretCapable(key)) {
             // Not parsed: a value stored as a secret never appears in an error message.
             errors.push(ConfigError.storedAsSecret(key));
         } else {
             plain[key] = value;
+        }
+    }
+
+    // A secret given as a secret must still be a sane one; the error never says what it is.
+    for (const key of SECRET_KEYS) {
+        const value = raw[key];
+        if (value === undefined || value === "" || !secretKeys.has(key)) continue;
+        const min = SECRET_MIN_LENGTH[key];
+        if ([...value].length < min) {
+            errors.push(ConfigError.withoutValue(key, `at least ${min} characters`, "the value is not shown: it is a secret"));
         }
     }
 
@@ -142,8 +200,24 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         errors.push(new ConfigError("appDir", "a directory holding the app's Dockerfile", appDir));
     }
     const mysqlUser = field(() => identifier(plain, "mysqlUser", "app", 32), "app");
-    if (mysqlUser === "root") {
-        errors.push(new ConfigError("mysqlUser", "a user name other than root (the app never gets the root account)", "root"));
+    if ((RESERVED_MYSQL_USERS as readonly string[]).includes(mysqlUser.toLowerCase())) {
+        errors.push(
+            new ConfigError(
+                "mysqlUser",
+                `a user name other than ${RESERVED_MYSQL_USERS.join(", ")} (the app never gets root or an account MySQL keeps for itself)`,
+                mysqlUser,
+            ),
+        );
+    }
+    const mysqlDatabase = field(() => identifier(plain, "mysqlDatabase", "app", 64), "app");
+    if ((RESERVED_MYSQL_DATABASES as readonly string[]).includes(mysqlDatabase.toLowerCase())) {
+        errors.push(
+            new ConfigError(
+                "mysqlDatabase",
+                `a database other than MySQL's own ${RESERVED_MYSQL_DATABASES.join(", ")} (the app user gets all privileges on it)`,
+                mysqlDatabase,
+            ),
+        );
     }
 
     const cfg: BerthConfig = {
@@ -159,6 +233,7 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         healthTimeout: field(() => integer(plain, "healthTimeout", 5, 3600, 120), 120),
         migrateTimeout: field(() => integer(plain, "migrateTimeout", 60, 86400, 1800), 1800),
         stopGraceSeconds: field(() => integer(plain, "stopGraceSeconds", 1, 3600, 30), 30),
+        keepImages: field(() => integer(plain, "keepImages", 1, 100, 3), 3),
         appCommand: field(() => command(plain, "appCommand"), undefined),
         createCommand: field(() => command(plain, "createCommand"), undefined) ?? ["npm", "run", "db:create"],
         migrateCommand: field(() => command(plain, "migrateCommand"), undefined) ?? ["npm", "run", "db:migrate"],
@@ -180,7 +255,9 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
                 pattern(
                     plain,
                     "sshPublicKey",
-                    /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$/,
+                    // One line: no control character (a CR or a newline would break the cloud-config renderer's
+                    // line, or add a line of its own to authorized_keys).
+                    /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\x00-\x1f\x7f]*)?$/,
                     'an OpenSSH public key line such as "ssh-ed25519 AAAA... me@laptop"',
                     undefined,
                 ),
@@ -206,19 +283,30 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
             undefined,
         ),
         mysqlImage: field(
-            () => pattern(plain, "mysqlImage", IMAGE_RE, 'an image reference such as "mysql:8.4"', DEFAULT_MYSQL_IMAGE),
+            () => checked(plain, "mysqlImage", isImageReference, 'an image reference such as "mysql:8.4"', DEFAULT_MYSQL_IMAGE),
             DEFAULT_MYSQL_IMAGE,
         ),
         nginxImage: field(
-            () => pattern(plain, "nginxImage", IMAGE_RE, `an image reference such as "${DEFAULT_NGINX_IMAGE}"`, DEFAULT_NGINX_IMAGE),
+            () =>
+                checked(plain, "nginxImage", isImageReference, `an image reference such as "${DEFAULT_NGINX_IMAGE}"`, DEFAULT_NGINX_IMAGE),
             DEFAULT_NGINX_IMAGE,
         ),
+        maxBodySize: field(() => size(plain, "maxBodySize", 1024, 1024 ** 3, 1024 ** 2), 1024 ** 2),
+        clientTimeout: field(() => integer(plain, "clientTimeout", 1, 600, 15), 15),
+        connLimitPerClient: field(() => integer(plain, "connLimitPerClient", 0, 100000, 100), 100),
+        rateLimitPerClient: field(() => integer(plain, "rateLimitPerClient", 0, 100000, 500), 500),
         mysqlUser,
-        mysqlDatabase: field(() => identifier(plain, "mysqlDatabase", "app", 64), "app"),
+        mysqlDatabase,
         updateStrategy: field(() => enumOf(plain, "updateStrategy", ["reboot", "off"] as const, "reboot"), "reboot"),
     };
-    if (errors.length > 0) throw new ConfigErrors(sortByKey(errors));
+    // A key stored as a secret is described without its value.
+    const shown = errors.map((e) => (secretKeys.has(e.key) && isSecretCapable(e.key) ? e.redacted() : e));
+    if (shown.length > 0) throw new ConfigErrors(sortByKey(shown));
     return deepFreeze(cfg);
+}
+
+function isSecretCapable(key: string): boolean {
+    return (SECRET_CAPABLE_KEYS as readonly string[]).includes(key);
 }
 
 /** Unknown keys first, then the known ones in the order Pulumi.yaml documents them. */
@@ -250,6 +338,7 @@ export const KNOWN_KEYS = [
     "healthTimeout",
     "migrateTimeout",
     "stopGraceSeconds",
+    "keepImages",
     "appCommand",
     "createCommand",
     "migrateCommand",
@@ -271,6 +360,10 @@ export const KNOWN_KEYS = [
     "amiId",
     "mysqlImage",
     "nginxImage",
+    "maxBodySize",
+    "clientTimeout",
+    "connLimitPerClient",
+    "rateLimitPerClient",
     "mysqlUser",
     "mysqlDatabase",
     "updateStrategy",

@@ -23,6 +23,8 @@ export interface BerthConfig {
     readonly migrateTimeout: number;
     /** Seconds an old app container gets to drain after SIGTERM. Default 30. */
     readonly stopGraceSeconds: number;
+    /** App images kept on the engine after a deploy (the live one included), for rollbacks, 1..100. Default 3. */
+    readonly keepImages: number;
     /** The app container's command; default: the image's own CMD. */
     readonly appCommand: readonly string[] | undefined;
     /** Run once, on the first deployment. Default `npm run db:create`. */
@@ -72,6 +74,14 @@ export interface BerthConfig {
     readonly mysqlImage: string;
     /** nginx image. Default: a pinned official image. */
     readonly nginxImage: string;
+    /** Largest request body in bytes, 1k..1g: nginx answers 413 above it, the app gets it as MAX_BODY_SIZE. Default 1m. */
+    readonly maxBodySize: number;
+    /** Seconds a client may take to send its header, between reads of its body or of the response, 1..600. Default 15. */
+    readonly clientTimeout: number;
+    /** Requests in progress at once per client address at nginx, 0 (no limit)..100000; more get 429. Default 100. */
+    readonly connLimitPerClient: number;
+    /** Requests a second per client address at nginx (burst: as many), 0 (no limit)..100000; more get 429. Default 500. */
+    readonly rateLimitPerClient: number;
     /** MySQL user for the app. Default "app". */
     readonly mysqlUser: string;
     /** MySQL database for the app. Default "app". */

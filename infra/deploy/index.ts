@@ -4,8 +4,17 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { contextDigest } from "./context";
-import { AppSettings, ContainerPlan, NetworkRole, planDeployment, TargetSettings, VolumeRole } from "./plan";
-import { appEnvironment, mysqlEnvironment, stepFailure } from "./spec";
+import {
+    AppSettings,
+    ContainerPlan,
+    DeployPlan,
+    NetworkRole,
+    planDeployment,
+    SECRET_SETTING_INPUTS,
+    TargetSettings,
+    VolumeRole,
+} from "./plan";
+import { appEnvironment, maskWords, mysqlEnvironment, stepFailure } from "./spec";
 
 /** How the cutover step reaches the engine the provider deploys to. */
 export interface EngineEndpoint {
@@ -22,10 +31,19 @@ export interface DeploymentArgs extends AppSettings, TargetSettings {
     provider: docker.Provider;
     /** The same engine, for the cutover step. */
     engine: EngineEndpoint;
+    /**
+     * The identity of the machine the engine runs on (the EC2 instance id). When it changes, the
+     * engine is a new one: every Docker object is declared again on it (the engine's
+     * replacementTrigger option: pulumi/pulumi pkg/resource/deploy/step_generator.go,
+     * shouldTriggerReplace), since nothing else in their inputs changes. Undefined: never.
+     */
+    hostId?: pulumi.Input<string>;
     /** Secrets; each is generated (and kept in state as a secret) when not given. */
     mysqlPassword?: pulumi.Input<string>;
     mysqlRootPassword?: pulumi.Input<string>;
     secretKeyBase?: pulumi.Input<string>;
+    /** Settings stored as secrets: every input their value reaches is a secret, and errors name them instead. */
+    secretSettings?: readonly (keyof AppSettings)[];
 }
 
 /**
@@ -43,7 +61,17 @@ export class Deployment extends pulumi.ComponentResource {
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Deployment", name, {}, opts);
         const plan = planDeployment({ ...args, contextDigest: contextDigest(path.resolve(args.appDir)) });
-        const child = { parent: this, provider: args.provider };
+        // replacementTrigger: a value the engine compares with the one in the state; a change
+        // replaces the resource. The old object's delete then finds nothing on the new engine, which
+        // the Docker provider takes as deleted (terraform-provider-docker resource_docker_container_funcs.go
+        // resourceDockerContainerDelete ignores "No such container"; resource_docker_network_funcs.go
+        // resourceDockerNetworkRemoveRefreshFunc: a network that is not found is "removed").
+        const child = { parent: this, provider: args.provider, replacementTrigger: args.hostId };
+        const secretSettings = new Set<string>(args.secretSettings ?? []);
+        const anySecret = (settings: readonly (keyof AppSettings)[] | undefined) => (settings ?? []).some((s) => secretSettings.has(s));
+        /** `value` as a Pulumi secret when a setting it is made from is stored as one. */
+        const hide = <T>(settings: readonly (keyof AppSettings)[] | undefined, value: T): T =>
+            value !== undefined && anySecret(settings) ? (pulumi.secret(value) as unknown as T) : value;
         const secret = (role: string, given: pulumi.Input<string> | undefined, length: number) =>
             given !== undefined
                 ? pulumi.secret(given)
@@ -104,15 +132,17 @@ export class Deployment extends pulumi.ComponentResource {
             role: string,
             c: ContainerPlan,
             extra: { labels?: Record<string, pulumi.Input<string>>; dependsOn?: pulumi.Resource[] } = {},
-        ) =>
-            new docker.Container(
+        ) => {
+            const key = (Object.keys(plan.containers) as (keyof DeployPlan["containers"])[]).find((k) => plan.containers[k] === c)!;
+            const from = SECRET_SETTING_INPUTS.containers[key];
+            return new docker.Container(
                 `${name}-${role}`,
                 {
                     image: c.image === "app" ? images.app.repoDigest : images[c.image].imageId,
-                    command: c.command,
+                    command: hide(from.command, c.command),
                     envs: envs[c.env],
                     networksAdvanced: c.networks.map((n) => ({ name: networks[n.network].name, aliases: n.aliases })),
-                    healthcheck: c.healthcheck,
+                    healthcheck: hide(from.healthcheck, c.healthcheck),
                     wait: c.waitSeconds !== undefined ? true : undefined,
                     waitTimeout: c.waitSeconds,
                     attach: c.oneShot ? true : undefined,
@@ -121,15 +151,15 @@ export class Deployment extends pulumi.ComponentResource {
                     restart: c.restart,
                     cpuShares: c.cpuShares,
                     stopSignal: c.stopSignal,
-                    stopTimeout: c.stopTimeout,
-                    destroyGraceSeconds: c.destroyGraceSeconds,
+                    stopTimeout: hide(from.stopTimeout, c.stopTimeout),
+                    destroyGraceSeconds: hide(from.destroyGraceSeconds, c.destroyGraceSeconds),
                     volumes: c.volumes.length
                         ? c.volumes.map((m) =>
                               "hostPath" in m ? m : { volumeName: volumes[m.volume]!.name, containerPath: m.containerPath },
                           )
                         : undefined,
                     ports: c.ports.length ? c.ports : undefined,
-                    uploads: c.uploads.length ? c.uploads : undefined,
+                    uploads: hide(from.uploads, c.uploads.length ? c.uploads : undefined),
                     labels: Object.entries({ ...c.labels, ...extra.labels }).map(([label, value]) => ({ label, value })),
                 },
                 {
@@ -141,21 +171,27 @@ export class Deployment extends pulumi.ComponentResource {
                     customTimeouts: { create: `${c.createTimeoutSeconds}s` },
                 },
             );
+        };
 
         const mysql = container("mysql", plan.containers.mysql);
 
         // One-shot steps: run to completion, then their exit code decides whether the deploy goes on.
-        const oneShot = (role: string, c: ContainerPlan, dependsOn: pulumi.Resource[]) => {
+        // A command stored as a secret is named, not shown, and its words are masked in the step's output.
+        const oneShot = (role: string, c: ContainerPlan, setting: "createCommand" | "migrateCommand", dependsOn: pulumi.Resource[]) => {
             const step = container(role, c, { dependsOn });
+            const secret = secretSettings.has(setting);
+            const what = secret ? `${role} (berth:${setting}, not shown: it is stored as a secret)` : `${role} (${c.command!.join(" ")})`;
             const ok = pulumi.all([step.exitCode, step.containerLogs, step.name, step.urn]).apply(([exitCode, logs, name, urn]) => {
-                if (exitCode !== 0)
-                    throw new Error(stepFailure(`${role} (${c.command!.join(" ")})`, { container: name, exitCode, logs: logs ?? "", urn }));
+                if (exitCode !== 0) {
+                    const shown = secret ? maskWords(logs ?? "", args[setting]) : (logs ?? "");
+                    throw new Error(stepFailure(what, { container: name, exitCode, logs: shown, urn }));
+                }
                 return name;
             });
             return { step, ok };
         };
-        const create = oneShot("db-create", plan.containers.dbCreate, [mysql]);
-        const migrate = oneShot("migrate", plan.containers.migrate, [mysql, create.step]);
+        const create = oneShot("db-create", plan.containers.dbCreate, "createCommand", [mysql]);
+        const migrate = oneShot("migrate", plan.containers.migrate, "migrateCommand", [mysql, create.step]);
         // The gates' outcomes are labels: a failed step leaves no new app container behind.
         const app = container("app", plan.containers.app, {
             labels: { "berth.created-by": create.ok, "berth.migrated-by": migrate.ok },
@@ -174,7 +210,7 @@ export class Deployment extends pulumi.ComponentResource {
             `${name}-cutover`,
             {
                 create: `node ${plan.cutover.script}`,
-                environment: {
+                environment: hide(SECRET_SETTING_INPUTS.cutoverEnv, {
                     ...plan.cutover.env,
                     BERTH_DOCKER_HOST: e.host,
                     ...(e.caCertPem ? { BERTH_DOCKER_CA: e.caCertPem } : {}),
@@ -183,7 +219,7 @@ export class Deployment extends pulumi.ComponentResource {
                     BERTH_APP_CONTAINER: app.name,
                     BERTH_NGINX_CONTAINER: nginx.name,
                     BERTH_FRONT_NETWORK: networks.front.name,
-                },
+                }),
                 // A new app container or a new nginx: switch (again). The script is idempotent.
                 triggers: [app.id, nginx.id],
             },

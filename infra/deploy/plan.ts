@@ -3,7 +3,7 @@
  * (index.ts) only maps it to resources, so what runs is tested here with literal inputs and exact
  * outputs, the way Kamal tests its commands.
  */
-import { renderNginxConfig, routeMarker } from "./nginx";
+import { nginxSize, renderNginxConfig, routeMarker } from "./nginx";
 import {
     appEnvironmentNames,
     appHealthCheck,
@@ -46,10 +46,10 @@ export const ONE_SHOT_CPU_SHARES = 256;
 export const STARTING_CPU_SHARES = ONE_SHOT_CPU_SHARES;
 export const SERVING_CPU_SHARES = 1024;
 /**
- * App images kept on the engine after a switch: the live one, and the newest others up to this many
- * in all (what a rollback needs). Older ones are removed, so deploys do not fill the root disk.
+ * Build cache the engine keeps after a switch (bytes): the newest layers, so the next build of the
+ * app stays fast. Beyond it, unused build cache is pruned with the old images.
  */
-export const KEEP_APP_IMAGES = 3;
+export const BUILD_CACHE_KEEP_BYTES = 1024 * 1024 * 1024;
 
 export interface PlanInput extends AppSettings, TargetSettings {
     /** Digest of the app's build context (a code change gives a new image even at the same version). */
@@ -224,7 +224,16 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 uploads: [
                     {
                         file: "/etc/nginx/conf.d/default.conf",
-                        content: renderNginxConfig({ slots: SLOTS, appPort: i.appPort, routeDir: ROUTE_DIR, probePort: PROBE_PORT }),
+                        content: renderNginxConfig({
+                            slots: SLOTS,
+                            appPort: i.appPort,
+                            routeDir: ROUTE_DIR,
+                            probePort: PROBE_PORT,
+                            clientMaxBodySize: nginxSize(i.maxBodySize),
+                            clientTimeout: `${i.clientTimeout}s`,
+                            connLimitPerClient: i.connLimitPerClient,
+                            rateLimitPerClient: i.rateLimitPerClient,
+                        }),
                     },
                 ],
                 createTimeoutSeconds: 20 * 60,
@@ -247,12 +256,39 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 BERTH_DRAIN_SECONDS: String(DRAIN_SECONDS),
                 BERTH_SERVING_CPU_SHARES: String(SERVING_CPU_SHARES),
                 BERTH_APP_IMAGE_REPO: appImageName(i.stack, i.appVersion, i.contextDigest).split(":")[0]!,
-                BERTH_KEEP_APP_IMAGES: String(KEEP_APP_IMAGES),
+                BERTH_KEEP_APP_IMAGES: String(i.keepImages),
+                BERTH_BUILD_CACHE_KEEP_BYTES: String(BUILD_CACHE_KEEP_BYTES),
             },
         },
         appEnvNames: appEnvironmentNames(i.appEnv),
     };
 }
+
+/**
+ * The settings that may be stored as secrets (infra/config SECRET_CAPABLE_KEYS), and the inputs each
+ * one's value reaches besides the environment (always a secret): the component makes such an input a
+ * Pulumi secret as a whole when one of its settings is stored as a secret. Container inputs are named
+ * as in ContainerPlan; test/infra/deploy/plan.test.ts
+ * checks that every plan field holding a setting's value is listed here.
+ */
+export const SECRET_SETTING_INPUTS: {
+    containers: Readonly<Record<keyof DeployPlan["containers"], Partial<Record<keyof ContainerPlan, readonly (keyof AppSettings)[]>>>>;
+    cutoverEnv: readonly (keyof AppSettings)[];
+} = {
+    containers: {
+        mysql: {},
+        dbCreate: { command: ["createCommand"] },
+        migrate: { command: ["migrateCommand"] },
+        app: {
+            command: ["appCommand"],
+            healthcheck: ["healthCheckCommand", "appPort", "healthPath"],
+            stopTimeout: ["stopGraceSeconds"],
+            destroyGraceSeconds: ["stopGraceSeconds"],
+        },
+        nginx: { uploads: ["appPort"] },
+    },
+    cutoverEnv: ["appPort", "healthPath"],
+};
 
 /** The marker file whose presence routes to the green slot, for tests and operators. */
 export const ROUTE_MARKER = routeMarker(ROUTE_DIR, SLOTS);

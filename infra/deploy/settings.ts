@@ -20,6 +20,8 @@ export interface AppSettings {
     stopGraceSeconds: number;
     /** Seconds the create and migrate steps may run. */
     migrateTimeout: number;
+    /** App images kept on the engine after a switch, the live one included (rollbacks need them). */
+    keepImages: number;
     /** App command; default: the image's CMD. */
     appCommand?: readonly string[];
     /** First-deployment database creation command. */
@@ -30,6 +32,14 @@ export interface AppSettings {
     healthCheckCommand?: string;
     /** Extra plain environment. */
     appEnv: Readonly<Record<string, string>>;
+    /** Largest request body in bytes: nginx's client_max_body_size and the app's MAX_BODY_SIZE. */
+    maxBodySize: number;
+    /** Seconds nginx gives a client to send its header, between reads of its body or of the response. */
+    clientTimeout: number;
+    /** Requests in progress at once per client address at nginx; 0: no limit. */
+    connLimitPerClient: number;
+    /** Requests a second per client address at nginx, as many again in a burst; 0: no limit. */
+    rateLimitPerClient: number;
     /** MySQL and nginx images, MySQL user and database. */
     mysqlImage: string;
     nginxImage: string;
@@ -48,11 +58,16 @@ export function appSettings(c: AppSettings): AppSettings {
         healthTimeout: c.healthTimeout,
         stopGraceSeconds: c.stopGraceSeconds,
         migrateTimeout: c.migrateTimeout,
+        keepImages: c.keepImages,
         appCommand: c.appCommand,
         createCommand: c.createCommand,
         migrateCommand: c.migrateCommand,
         healthCheckCommand: c.healthCheckCommand,
         appEnv: c.appEnv,
+        maxBodySize: c.maxBodySize,
+        clientTimeout: c.clientTimeout,
+        connLimitPerClient: c.connLimitPerClient,
+        rateLimitPerClient: c.rateLimitPerClient,
         mysqlImage: c.mysqlImage,
         nginxImage: c.nginxImage,
         mysqlUser: c.mysqlUser,

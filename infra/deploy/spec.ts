@@ -16,6 +16,8 @@ export interface AppEnvInput {
     mysqlDatabase: string;
     mysqlPassword: string;
     secretKeyBase: string;
+    /** Largest request body in bytes, the same as nginx's client_max_body_size. */
+    maxBodySize: number;
     appEnv: Readonly<Record<string, string>>;
 }
 
@@ -31,6 +33,7 @@ export function appEnvironment(i: AppEnvInput): string[] {
         MYSQL_PASSWORD: i.mysqlPassword,
         MYSQL_DATABASE: i.mysqlDatabase,
         SECRET_KEY_BASE: i.secretKeyBase,
+        MAX_BODY_SIZE: String(i.maxBodySize),
     };
     return Object.keys(env)
         .sort()
@@ -46,6 +49,7 @@ export function appEnvironmentNames(appEnv: Readonly<Record<string, string>>): s
         mysqlDatabase: "",
         mysqlPassword: "",
         secretKeyBase: "",
+        maxBodySize: 1,
         appEnv,
     }).map((e) => e.slice(0, e.indexOf("=")));
 }
@@ -103,6 +107,21 @@ export function dockerPlatform(architecture: "x86_64" | "arm64"): string {
 /** The app image's tag: the version, then the context digest. */
 export function appImageName(stack: string, appVersion: number, digest: string): string {
     return `berth-${stack.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}-app:v${appVersion}-${digest.slice(0, 12)}`;
+}
+
+/**
+ * `text` with every word of a secret command (`command`'s arguments; for `sh -c <line>`, the words of
+ * the line) replaced by "***": a failing step's output may repeat its command, as a shell's
+ * "not found" does.
+ */
+export function maskWords(text: string, command: readonly string[]): string {
+    const parts = command[0] === "sh" && command[1] === "-c" ? command.slice(2) : command;
+    const words = [...new Set(parts.flatMap((p) => [p, ...p.split(/\s+/)]))]
+        .filter((w) => w.length > 0)
+        .sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const w of words) out = out.split(w).join("***");
+    return out;
 }
 
 /** The error a failed one-shot step raises: what ran, how it ended, its output, and what to do. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { adminAddressNotice, detectPublicIp, resolveAdminCidrs } from "../../../infra/config/admin";
 import { ConfigError } from "../../../infra/config/fields";
+import { runProgram } from "../../support/program";
 
 describe("resolveAdminCidrs", () => {
     it("returns the configured list unchanged, without asking the detector", async () => {
@@ -25,6 +26,50 @@ describe("resolveAdminCidrs", () => {
 
     it("uses the detected IPv6 address as a /128", async () => {
         assert.deepEqual(await resolveAdminCidrs(undefined, async () => "2001:db8::42"), ["2001:db8::42/128"]);
+    });
+
+    it("refuses a detected address that is not public: loopback, private, link-local, zone id, legacy IPv4 forms", async () => {
+        for (const [ip, why] of [
+            ["127.0.0.1", "a loopback address"],
+            ["10.1.2.3", "a private address"],
+            ["192.168.0.7", "a private address"],
+            ["169.254.169.254", "a link-local address"],
+            ["100.64.0.1", "a carrier-grade NAT address"],
+            ["0.0.0.0", "an unspecified address"],
+            ["::1", "a loopback address"],
+            ["fe80::1", "a link-local address"],
+            ["fd00::1", "a unique-local address"],
+            ["fe80::1%eth0", "an address with a zone id"],
+            ["0x7f.1", "not a dotted-quad IPv4 or an IPv6 address"],
+            ["010.0.0.1", "not a dotted-quad IPv4 or an IPv6 address"],
+        ]) {
+            await assert.rejects(
+                resolveAdminCidrs(undefined, async () => ip),
+                (err: unknown) => {
+                    assert.ok(err instanceof ConfigError, ip);
+                    assert.equal(err.key, "adminCidrs");
+                    assert.equal(
+                        err.message,
+                        `berth:adminCidrs must be set: your address was detected as ${JSON.stringify(ip)}, ${why}, which is not a public ` +
+                            "address to open SSH and the Docker API to. Set a list of IPv4 or IPv6 CIDRs, " +
+                            "e.g. pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32",
+                    );
+                    return true;
+                },
+                ip,
+            );
+        }
+    });
+
+    it("refuses the detected address under mocks before anything is declared", async () => {
+        for (const detectedIp of ["0x7f.1", "fe80::1%eth0", "192.168.1.20"]) {
+            const r = await runProgram({ config: { appVersion: 1 }, detectedIp });
+            assert.match(r.error ?? "", /^berth:adminCidrs (is required|must be set)/, detectedIp);
+            assert.deepEqual(r.resources, [], detectedIp);
+        }
+        const ok = await runProgram({ config: { appVersion: 1 }, detectedIp: "198.51.100.23" });
+        assert.equal(ok.error, undefined);
+        assert.ok(ok.resources.length > 0);
     });
 
     it("names berth:adminCidrs and says how to set it when detection fails", async () => {
@@ -58,6 +103,12 @@ describe("detectPublicIp against a real server", () => {
         "/error": (_req, res) => {
             res.statusCode = 500;
             res.end("198.51.100.4\n");
+        },
+        "/hex": (_req, res) => {
+            res.end("0x7f.1\n");
+        },
+        "/zone": (_req, res) => {
+            res.end("fe80::1%eth0\n");
         },
         // Accepts the request and never answers.
         "/silent": () => undefined,
@@ -108,6 +159,12 @@ describe("detectPublicIp against a real server", () => {
 
     it("feeds resolveAdminCidrs a /32 end to end", async () => {
         assert.deepEqual(await resolveAdminCidrs(undefined, () => detectPublicIp(`${base}/ipv4`, 5000)), ["198.51.100.4/32"]);
+    });
+
+    it("refuses a legacy IPv4 form or a zone-scoped answer as not an IP address", async () => {
+        for (const path of ["/hex", "/zone"]) {
+            await assert.rejects(detectPublicIp(`${base}${path}`, 5000), /answered ".*", not an IP address$/);
+        }
     });
 
     it("makes resolveAdminCidrs fail with the detector's reason", async () => {

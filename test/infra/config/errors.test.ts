@@ -7,10 +7,10 @@ import { CIDR_FORM, CTX, errorOf, refusedWithVersion } from "./expect";
 
 describe("parseConfig unknown keys", () => {
     const KNOWN =
-        "appVersion, appDir, appPort, healthPath, healthTimeout, migrateTimeout, stopGraceSeconds, appCommand, createCommand, " +
+        "appVersion, appDir, appPort, healthPath, healthTimeout, migrateTimeout, stopGraceSeconds, keepImages, appCommand, createCommand, " +
         "migrateCommand, healthCheckCommand, appEnv, target, localPort, localKeepData, instanceType, instanceName, adminCidrs, allowPublicAdmin, " +
         "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, amiId, mysqlImage, " +
-        "nginxImage, mysqlUser, mysqlDatabase, updateStrategy, mysqlPassword, mysqlRootPassword, secretKeyBase";
+        "nginxImage, maxBodySize, clientTimeout, connLimitPerClient, rateLimitPerClient, mysqlUser, mysqlDatabase, updateStrategy, mysqlPassword, mysqlRootPassword, secretKeyBase";
 
     it("never repeats the value of an unknown key: it may be a mistyped secret", () => {
         assert.throws(
@@ -96,21 +96,43 @@ describe("parseConfig secrets and plain values", () => {
     });
 
     it("accepts a secret key stored as a secret, and an empty one (the default) in plain text", () => {
-        parseConfig({ appVersion: "1", mysqlPassword: "hunter2", mysqlRootPassword: "" }, { ...CTX, secretKeys: ["mysqlPassword"] });
+        parseConfig(
+            { appVersion: "1", mysqlPassword: "hunter2-hunter2", mysqlRootPassword: "" },
+            { ...CTX, secretKeys: ["mysqlPassword"] },
+        );
     });
 
-    it("refuses a plain key stored as a secret, without repeating or parsing it", () => {
+    it("refuses a key stored as a secret where Berth cannot keep it secret, without repeating or parsing it", () => {
         const err = errorOf(
-            { appVersion: "1", appEnv: '{"API_KEY": "hunter2"}', instanceName: "bad name!" },
-            {
-                ...CTX,
-                secretKeys: ["appEnv", "instanceName"],
-            },
+            { appVersion: "1", adminCidrs: '["10.9.8.7/32"]', instanceName: "bad name!" },
+            { ...CTX, secretKeys: ["adminCidrs", "instanceName"] },
         );
+        const why =
+            "is stored as a secret, but Berth shows it in plain text (tags, resource ids, stack outputs or resource options): set it without --secret";
+        assert.deepEqual(err.message.split("\n"), [`berth:instanceName ${why}`, `berth:adminCidrs ${why}`]);
+        assert.doesNotMatch(err.message, /10\.9\.8\.7|bad name/);
+    });
+
+    it("accepts the deployment's keys stored as secrets, and describes a bad one without its value", () => {
+        const secretKeys = ["appEnv", "appCommand", "mysqlUser", "healthPath", "stopGraceSeconds"];
+        const cfg = parseConfig(
+            { appVersion: "1", appEnv: '{"API_KEY": "sk-live-0123"}', appCommand: "node s3cr3t.js", mysqlUser: "shop_x" },
+            { ...CTX, secretKeys },
+        );
+        assert.deepEqual(cfg.appEnv, { API_KEY: "sk-live-0123" });
+        assert.deepEqual(cfg.appCommand, ["sh", "-c", "node s3cr3t.js"]);
+        const err = errorOf(
+            { appVersion: "1", appCommand: '["node", 7]', mysqlUser: "root", healthPath: "no-slash-s3cr3t", stopGraceSeconds: "9s3cr3t" },
+            { ...CTX, secretKeys },
+        );
+        const hidden = "(the value is not shown: it is stored as a secret)";
         assert.deepEqual(err.message.split("\n"), [
-            "berth:appEnv is stored as a secret, but Berth uses it in plain text (tags, commands, the app's environment): set it without --secret",
-            "berth:instanceName is stored as a secret, but Berth uses it in plain text (tags, commands, the app's environment): set it without --secret",
+            `berth:healthPath must be a URL path starting with "/" ${hidden}`,
+            `berth:stopGraceSeconds must be an integer from 1 to 3600 ${hidden}`,
+            `berth:appCommand must be a list of strings such as ["npm", "run", "db:migrate"], or one shell command line ${hidden}`,
+            "berth:mysqlUser must be a user name other than root, mysql.sys, mysql.session, mysql.infoschema " +
+                `(the app never gets root or an account MySQL keeps for itself) ${hidden}`,
         ]);
-        assert.doesNotMatch(err.message, /hunter2|bad name/);
+        assert.doesNotMatch(err.message, /s3cr3t|"root"|, 7/);
     });
 });

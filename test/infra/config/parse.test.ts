@@ -14,7 +14,7 @@ function assertDeeplyFrozen(value: unknown, where: string): void {
 const COMMAND_FORM = 'a list of strings such as ["npm", "run", "db:migrate"], or one shell command line';
 const APP_ENV_FORM =
     'a map of environment variable names to strings, such as {"RAILS_ENV": "production"}, ' +
-    "without PORT, APP_VERSION, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE, SECRET_KEY_BASE";
+    "without PORT, APP_VERSION, MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE, SECRET_KEY_BASE, MAX_BODY_SIZE";
 
 describe("parseConfig defaults", () => {
     it("gives every documented default from a raw holding only appVersion", () => {
@@ -30,6 +30,7 @@ describe("parseConfig defaults", () => {
                 healthTimeout: 120,
                 migrateTimeout: 1800,
                 stopGraceSeconds: 30,
+                keepImages: 3,
                 appCommand: undefined,
                 createCommand: ["npm", "run", "db:create"],
                 migrateCommand: ["npm", "run", "db:migrate"],
@@ -52,6 +53,10 @@ describe("parseConfig defaults", () => {
                 amiId: undefined,
                 mysqlImage: "mysql:8.4",
                 nginxImage: "nginx:1.30-alpine",
+                maxBodySize: 1048576,
+                clientTimeout: 15,
+                connLimitPerClient: 100,
+                rateLimitPerClient: 500,
                 mysqlUser: "app",
                 mysqlDatabase: "app",
                 updateStrategy: "reboot",
@@ -91,7 +96,7 @@ describe("parseConfig defaults", () => {
             subnetId: "subnet-0123abcd",
             amiId: "ami-0123456789abcdef0",
             mysqlImage: "mysql:8.0",
-            nginxImage: "registry.example.com:5000/nginx@sha256:abc",
+            nginxImage: `registry.example.com:5000/nginx@sha256:${"ab".repeat(32)}`,
             mysqlUser: "shop_user",
             mysqlDatabase: "shop",
             updateStrategy: "off",
@@ -115,7 +120,7 @@ describe("parseConfig defaults", () => {
         assert.equal(cfg.subnetId, "subnet-0123abcd");
         assert.equal(cfg.amiId, "ami-0123456789abcdef0");
         assert.equal(cfg.mysqlImage, "mysql:8.0");
-        assert.equal(cfg.nginxImage, "registry.example.com:5000/nginx@sha256:abc");
+        assert.equal(cfg.nginxImage, `registry.example.com:5000/nginx@sha256:${"ab".repeat(32)}`);
         assert.equal(cfg.mysqlUser, "shop_user");
         assert.equal(cfg.mysqlDatabase, "shop");
         assert.equal(cfg.updateStrategy, "off");
@@ -145,7 +150,12 @@ describe("parseConfig defaults", () => {
 
     it("does not carry secret keys into the result", () => {
         const cfg = parseConfig(
-            { appVersion: "1", mysqlPassword: "hunter2-db", mysqlRootPassword: "hunter2-root", secretKeyBase: "hunter2-skb" },
+            {
+                appVersion: "1",
+                mysqlPassword: "hunter2-db-password",
+                mysqlRootPassword: "hunter2-root-password",
+                secretKeyBase: "hunter2-skb".repeat(3),
+            },
             { ...CTX, secretKeys: ["mysqlPassword", "mysqlRootPassword", "secretKeyBase"] },
         );
         assert.doesNotMatch(JSON.stringify(cfg), /hunter2/);
@@ -239,6 +249,7 @@ describe("parseConfig integers with bounds", () => {
             "stopGraceSeconds",
             'berth:stopGraceSeconds must be an integer from 1 to 3600, got "3601"',
         );
+        refusedWithVersion({ keepImages: "0" }, "keepImages", 'berth:keepImages must be an integer from 1 to 100, got "0"');
         refusedWithVersion({ rootVolumeSize: "7" }, "rootVolumeSize", 'berth:rootVolumeSize must be an integer from 8 to 16384, got "7"');
         refusedWithVersion(
             { dataVolumeSize: "ten" },
@@ -455,8 +466,23 @@ describe("parseConfig MySQL names", () => {
         refusedWithVersion(
             { mysqlUser: "root" },
             "mysqlUser",
-            'berth:mysqlUser must be a user name other than root (the app never gets the root account), got "root"',
+            "berth:mysqlUser must be a user name other than root, mysql.sys, mysql.session, mysql.infoschema " +
+                '(the app never gets root or an account MySQL keeps for itself), got "root"',
         );
+        assert.match(errorOf({ appVersion: "1", mysqlUser: "Root" }).message, /^berth:mysqlUser must be a user name other than root/);
+    });
+
+    it("refuses MySQL's own schemas as the app's database, whatever the case", () => {
+        for (const db of ["mysql", "sys", "information_schema", "performance_schema", "MySQL", "SYS", "Performance_Schema"]) {
+            refusedWithVersion(
+                { mysqlDatabase: db },
+                "mysqlDatabase",
+                "berth:mysqlDatabase must be a database other than MySQL's own mysql, sys, information_schema, performance_schema " +
+                    `(the app user gets all privileges on it), got ${JSON.stringify(db)}`,
+            );
+        }
+        assert.equal(withVersion({ mysqlDatabase: "mysql_app" }).mysqlDatabase, "mysql_app");
+        assert.equal(withVersion({ mysqlDatabase: "system" }).mysqlDatabase, "system");
     });
 
     it("refuses names that would need quoting or are too long", () => {
@@ -479,23 +505,35 @@ describe("parseConfig appEnv", () => {
     it("refuses a key the deployment sets itself", () => {
         for (const reserved of ["MYSQL_PASSWORD", "PORT", "SECRET_KEY_BASE"]) {
             const raw = JSON.stringify({ RAILS_ENV: "production", [reserved]: "x" });
-            refusedWithVersion({ appEnv: raw }, "appEnv", `berth:appEnv must be ${APP_ENV_FORM}, got ${JSON.stringify(raw)}`);
+            refusedWithVersion({ appEnv: raw }, "appEnv", `berth:appEnv must be ${APP_ENV_FORM} (${reserved} is set by Berth)`);
         }
     });
 
     it("refuses bad names, non-string values, lists and non-JSON", () => {
-        for (const raw of [
-            '{"BAD-NAME": "x"}',
-            '{"1ST": "x"}',
-            '{"": "x"}',
-            '{"PORT_NUMBER": 8080}',
-            '{"A": null}',
-            '["RAILS_ENV=production"]',
-            "null",
-            "RAILS_ENV=production",
+        for (const [raw, why] of [
+            ['{"BAD-NAME": "x"}', '"BAD-NAME" is not a variable name'],
+            ['{"1ST": "x"}', '"1ST" is not a variable name'],
+            ['{"": "x"}', '"" is not a variable name'],
+            ['{"PORT_NUMBER": 8080}', "the value of PORT_NUMBER is not a string"],
+            ['{"A": null}', "the value of A is not a string"],
+            ['["RAILS_ENV=production"]', "got a list"],
+            ["null", "got null"],
+            ['"RAILS_ENV"', "got a string"],
+            ["RAILS_ENV=production", "not valid JSON"],
         ]) {
-            refusedWithVersion({ appEnv: raw }, "appEnv", `berth:appEnv must be ${APP_ENV_FORM}, got ${JSON.stringify(raw)}`);
+            refusedWithVersion({ appEnv: raw }, "appEnv", `berth:appEnv must be ${APP_ENV_FORM} (${why})`);
         }
+    });
+
+    it("names the variable at fault, never a value: the others may be credentials", () => {
+        const raw = JSON.stringify({ API_KEY: "sk-live-hunter2", "BAD NAME": "x", TOKEN: "tok-hunter3" });
+        const err = errorOf({ appVersion: "1", appEnv: raw });
+        assert.match(err.message, /\("BAD NAME" is not a variable name\)$/);
+        assert.doesNotMatch(err.message, /hunter|sk-live/);
+        const notString = errorOf({ appVersion: "1", appEnv: '{"API_KEY": "sk-live-hunter2", "N": 5}' });
+        assert.doesNotMatch(notString.message, /hunter|sk-live/);
+        const badJson = errorOf({ appVersion: "1", appEnv: '{"API_KEY": "sk-live-hunter2",}' });
+        assert.doesNotMatch(badJson.message, /hunter|sk-live/);
     });
 
     it("accepts good names, sorted by name", () => {

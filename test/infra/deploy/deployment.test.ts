@@ -159,6 +159,7 @@ describe("the deployment under mocks", () => {
         );
         assert.deepEqual(Object.keys(env).sort(), [
             "APP_VERSION",
+            "MAX_BODY_SIZE",
             "MYSQL_DATABASE",
             "MYSQL_HOST",
             "MYSQL_PASSWORD",
@@ -170,6 +171,7 @@ describe("the deployment under mocks", () => {
         assert.equal(env.MYSQL_HOST, "mysql");
         assert.equal(env.MYSQL_USER, "app");
         assert.equal(env.APP_VERSION, "1");
+        assert.equal(env.MAX_BODY_SIZE, "1048576", "berth:maxBodySize's default, 1m, in bytes: nginx's limit too");
         for (const c of byType(v1, CONTAINER)) {
             if (c.name.endsWith("-nginx")) assert.deepEqual(c.inputs.ports, [{ internal: 80, external: 80 }]);
             else assert.equal(c.inputs.ports, undefined, `${c.name} publishes nothing`);
@@ -207,6 +209,17 @@ describe("failing steps", () => {
 });
 
 describe("the original Rails app, by config alone", () => {
+    it("gives nginx and the app the same body limit, and nginx the client limits, from the config", async () => {
+        const r = await runProgram(v(1, { maxBodySize: "512k", clientTimeout: 25, connLimitPerClient: 0, rateLimitPerClient: 40 }));
+        assert.equal(r.error, undefined);
+        assert.ok((one(r, CONTAINER, "-app").inputs.envs as string[]).includes("MAX_BODY_SIZE=524288"));
+        const conf = (one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content;
+        assert.match(conf, /^ {4}client_max_body_size 512k;$/m);
+        assert.match(conf, /^ {4}client_body_timeout 25s;$/m);
+        assert.doesNotMatch(conf, /^\s*limit_conn/m);
+        assert.match(conf, /^limit_req_zone \$binary_remote_addr zone=berth_req:10m rate=40r\/s;$/m);
+    });
+
     it("deploys with the README's settings", async () => {
         const r = await runProgram({
             config: {
@@ -232,5 +245,83 @@ describe("the original Rails app, by config alone", () => {
         assert.ok((app.envs as string[]).includes("MYSQL_DATABASE=devops_production"));
         assert.deepEqual(one(r, CONTAINER, "-migrate").inputs.command, ["bundle", "exec", "rake", "db:migrate"]);
         assert.match((one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content, /server app-green:9999 resolve;/);
+    });
+});
+
+describe("a setting stored with pulumi config set --secret stays secret wherever it goes", () => {
+    // One value per key, recognisable wherever it lands; each key is stored as a secret on its own run.
+    const SECRET_SETTINGS: Record<string, { stored: string; needle: RegExp }> = {
+        appCommand: { stored: "node s3cr3t-app.js", needle: /s3cr3t-app/ },
+        createCommand: { stored: '["node", "s3cr3t-create.js"]', needle: /s3cr3t-create/ },
+        migrateCommand: { stored: "node s3cr3t-migrate.js", needle: /s3cr3t-migrate/ },
+        healthCheckCommand: { stored: "curl -fsS http://127.0.0.1:3000/s3cr3t-probe", needle: /s3cr3t-probe/ },
+        appEnv: { stored: '{"API_KEY": "s3cr3t-api-key"}', needle: /s3cr3t-api-key/ },
+        mysqlUser: { stored: "s3cr3t_user", needle: /s3cr3t_user/ },
+        mysqlDatabase: { stored: "s3cr3t_db", needle: /s3cr3t_db/ },
+        healthPath: { stored: "/s3cr3t-health", needle: /s3cr3t-health/ },
+        appPort: { stored: "3917", needle: /(^|[^0-9a-f])3917([^0-9a-f]|$)/ },
+        stopGraceSeconds: { stored: "2917", needle: /(^|[^0-9a-f])2917([^0-9a-f]|$)/ },
+    };
+    const LOCAL = { appVersion: 1, target: "local", appDir: APP_DIR };
+    /** Every string or number inside `v`, as text. */
+    const leaves = (v: unknown): string[] =>
+        Array.isArray(v)
+            ? v.flatMap(leaves)
+            : v && typeof v === "object"
+              ? Object.values(v).flatMap(leaves)
+              : typeof v === "string" || typeof v === "number"
+                ? [String(v)]
+                : [];
+    const holds = (v: unknown, needle: RegExp) => leaves(v).some((l) => needle.test(l));
+
+    const runs: Record<string, ProgramResult> = {};
+    let plain: ProgramResult;
+    before(async () => {
+        const keys = Object.keys(SECRET_SETTINGS);
+        const results = await Promise.all(
+            keys.map((k) => runProgram({ config: LOCAL, secretConfig: { [k]: SECRET_SETTINGS[k]!.stored } })),
+        );
+        keys.forEach((k, i) => (runs[k] = results[i]!));
+        plain = await runProgram({
+            config: { ...LOCAL, ...Object.fromEntries(Object.entries(SECRET_SETTINGS).map(([k, s]) => [k, s.stored])) },
+        });
+    });
+
+    for (const key of Object.keys(SECRET_SETTINGS)) {
+        it(`${key}: every input holding it is a secret, and no plain output holds it`, () => {
+            const r = runs[key]!;
+            const { needle } = SECRET_SETTINGS[key]!;
+            assert.equal(r.error, undefined);
+            let reached = 0;
+            for (const res of r.resources) {
+                for (const [input, value] of Object.entries(res.inputs)) {
+                    if (!holds(value, needle)) continue;
+                    reached++;
+                    assert.ok(res.secretInputs.includes(input), `${res.name}.${input} holds berth:${key} in plain text`);
+                }
+            }
+            assert.ok(reached > 0, `berth:${key} reaches some input`);
+            for (const [name, o] of Object.entries(r.outputs)) assert.ok(o.secret || !holds(o.value, needle), `output ${name}`);
+        });
+    }
+
+    it("stored in plain text, the same values reach inputs that are not secrets (the check above can fail)", () => {
+        assert.equal(plain.error, undefined);
+        const app = one(plain, CONTAINER, "-app");
+        assert.ok(holds(app.inputs.command, /s3cr3t-app/) && !app.secretInputs.includes("command"));
+        assert.ok(holds(app.inputs.healthcheck, /s3cr3t-probe/) && !app.secretInputs.includes("healthcheck"));
+    });
+
+    it("a failing step whose command is a secret is named by its key, and its command is not shown", async () => {
+        for (const [key, step] of [
+            ["migrateCommand", "migrate"],
+            ["createCommand", "db-create"],
+        ] as const) {
+            const stored = SECRET_SETTINGS[key]!.stored;
+            const command = stored.startsWith("[") ? (JSON.parse(stored) as string[]) : ["sh", "-c", stored];
+            const r = await runProgram({ config: LOCAL, secretConfig: { [key]: stored }, failingCommands: [command.join(" ")] });
+            assert.match(r.error ?? "", new RegExp(`${step} \\(berth:${key}, not shown: it is stored as a secret\\) failed: container `));
+            assert.doesNotMatch(r.error ?? "", SECRET_SETTINGS[key]!.needle);
+        }
     });
 });

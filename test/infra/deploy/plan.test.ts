@@ -1,8 +1,11 @@
 // The deploy plan from literal config: what each container is, how it is replaced, and the cutover.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { planDeployment, PlanInput, ROUTE_MARKER, SLOTS, type TargetSettings } from "../../../infra/deploy/plan";
+import { planDeployment, PlanInput, ROUTE_MARKER, SECRET_SETTING_INPUTS, SLOTS, type TargetSettings } from "../../../infra/deploy/plan";
+import { SECRET_CAPABLE_KEYS } from "../../../infra/config/parse";
 import { renderNginxConfig } from "../../../infra/deploy/nginx";
+import { appEnvironment, maskWords, stepFailure } from "../../../infra/deploy/spec";
+import { one, parseNginx } from "../../support/nginx/parse";
 
 /** Target aws's settings (infra/targets/aws.ts) for an arm64 instance. */
 const AWS: TargetSettings = {
@@ -22,6 +25,7 @@ const INPUT: PlanInput = {
     healthTimeout: 120,
     stopGraceSeconds: 30,
     migrateTimeout: 1800,
+    keepImages: 3,
     createCommand: ["npm", "run", "db:create"],
     migrateCommand: ["npm", "run", "db:migrate"],
     appEnv: { RAILS_ENV: "production" },
@@ -29,6 +33,10 @@ const INPUT: PlanInput = {
     nginxImage: "nginx:1.30.0-alpine",
     mysqlUser: "app",
     mysqlDatabase: "app",
+    maxBodySize: 65536,
+    clientTimeout: 20,
+    connLimitPerClient: 80,
+    rateLimitPerClient: 400,
     contextDigest: "0123456789abcdef0123456789abcdef",
 };
 
@@ -146,7 +154,16 @@ describe("planDeployment", () => {
         assert.deepEqual(uploads, [
             {
                 file: "/etc/nginx/conf.d/default.conf",
-                content: renderNginxConfig({ slots: SLOTS, appPort: 3000, routeDir: "/etc/nginx/berth-route", probePort: 8081 }),
+                content: renderNginxConfig({
+                    slots: SLOTS,
+                    appPort: 3000,
+                    routeDir: "/etc/nginx/berth-route",
+                    probePort: 8081,
+                    clientMaxBodySize: "64k",
+                    clientTimeout: "20s",
+                    connLimitPerClient: 80,
+                    rateLimitPerClient: 400,
+                }),
             },
         ]);
         assert.equal(ROUTE_MARKER, "/etc/nginx/berth-route/live-app-green");
@@ -166,10 +183,12 @@ describe("planDeployment", () => {
                 BERTH_SERVING_CPU_SHARES: "1024",
                 BERTH_APP_IMAGE_REPO: "berth-dev-app",
                 BERTH_KEEP_APP_IMAGES: "3",
+                BERTH_BUILD_CACHE_KEEP_BYTES: String(1024 ** 3),
             },
         });
         assert.deepEqual(plan.appEnvNames, [
             "APP_VERSION",
+            "MAX_BODY_SIZE",
             "MYSQL_DATABASE",
             "MYSQL_HOST",
             "MYSQL_PASSWORD",
@@ -200,6 +219,20 @@ describe("planDeployment", () => {
         assert.equal(p.cutover.env.BERTH_APP_PORT, "9999");
         assert.equal(p.cutover.env.BERTH_HEALTH_PATH, "/");
         assert.match(p.containers.nginx.uploads[0]?.content ?? "", /server app-blue:9999 resolve;/);
+    });
+
+    it("gives nginx and the app the same body limit in bytes, so nginx never passes on a body the app refuses", () => {
+        for (const maxBodySize of [1024, 65536, 1000, 1024 ** 2, 3 * 1024 ** 2 + 1, 1024 ** 3]) {
+            const p = planDeployment({ ...INPUT, maxBodySize });
+            const server = parseNginx(p.containers.nginx.uploads[0]?.content ?? "").find((d) => d.name === "server")?.block ?? [];
+            const [nginxLimit] = one(server, "client_max_body_size").args;
+            const units: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+            const m = /^(\d+)([kmg]?)$/.exec(nginxLimit ?? "");
+            assert.ok(m, `client_max_body_size ${nginxLimit}`);
+            assert.equal(Number(m[1]) * (units[m[2] ?? ""] ?? 1), maxBodySize, `nginx's ${nginxLimit}`);
+            const env = appEnvironment({ ...INPUT, maxBodySize, mysqlPassword: "", secretKeyBase: "" });
+            assert.ok(env.includes(`MAX_BODY_SIZE=${maxBodySize}`), env.join(" "));
+        }
     });
 
     it("creates no Docker volume: the host keeps the files on its data volume", () => {
@@ -260,5 +293,68 @@ describe("planDeployment for target local", () => {
         assert.deepEqual(local.containers.app, aws.containers.app);
         assert.deepEqual(local.cutover, aws.cutover);
         assert.deepEqual(local.appEnvNames, aws.appEnvNames);
+    });
+});
+
+describe("settings stored as secrets", () => {
+    // A value per setting that may be a secret, recognisable wherever the plan puts it.
+    const VALUES: Record<(typeof SECRET_CAPABLE_KEYS)[number], { value: unknown; needle: RegExp }> = {
+        appPort: { value: 3917, needle: /(^|[^0-9])3917([^0-9]|$)/ },
+        healthPath: { value: "/s3cr3t-health", needle: /s3cr3t-health/ },
+        stopGraceSeconds: { value: 2917, needle: /(^|[^0-9])2917([^0-9]|$)/ },
+        appCommand: { value: ["node", "s3cr3t-app.js"], needle: /s3cr3t-app/ },
+        createCommand: { value: ["node", "s3cr3t-create.js"], needle: /s3cr3t-create/ },
+        migrateCommand: { value: ["sh", "-c", "node s3cr3t-migrate.js"], needle: /s3cr3t-migrate/ },
+        healthCheckCommand: { value: "curl -fsS http://127.0.0.1:3000/s3cr3t-probe", needle: /s3cr3t-probe/ },
+        appEnv: { value: { API_KEY: "s3cr3t-api-key" }, needle: /s3cr3t-api-key/ },
+        mysqlUser: { value: "s3cr3t_user", needle: /s3cr3t_user/ },
+        mysqlDatabase: { value: "s3cr3t_db", needle: /s3cr3t_db/ },
+    };
+    const leaves = (v: unknown): string[] =>
+        Array.isArray(v)
+            ? v.flatMap(leaves)
+            : v && typeof v === "object"
+              ? Object.values(v).flatMap(leaves)
+              : typeof v === "string" || typeof v === "number"
+                ? [String(v)]
+                : [];
+
+    for (const key of SECRET_CAPABLE_KEYS) {
+        it(`lists every plan field that holds ${key}, so the component makes it a secret`, () => {
+            const { value, needle } = VALUES[key];
+            const plan = planDeployment({ ...INPUT, [key]: value });
+            const found: string[] = [];
+            for (const [role, c] of Object.entries(plan.containers)) {
+                for (const [field, v] of Object.entries(c)) {
+                    if (!leaves(v).some((l) => needle.test(l))) continue;
+                    found.push(`${role}.${field}`);
+                    const listed = SECRET_SETTING_INPUTS.containers[role as keyof typeof plan.containers][field as "command"];
+                    assert.ok(listed?.includes(key), `containers.${role}.${field} holds ${key} but is not listed`);
+                }
+            }
+            if (leaves(plan.cutover.env).some((l) => needle.test(l))) {
+                found.push("cutover.env");
+                assert.ok(SECRET_SETTING_INPUTS.cutoverEnv.includes(key), `cutover.env holds ${key} but is not listed`);
+            }
+            for (const part of [plan.image, plan.volumes, plan.appEnvNames]) {
+                assert.ok(!leaves(part).some((l) => needle.test(l)), `${key} reaches a part of the plan no secret input covers`);
+            }
+            // What the plan does not show lands in the environment only, which is always a secret.
+            if (found.length === 0) assert.ok(["appEnv", "mysqlUser", "mysqlDatabase"].includes(key), key);
+        });
+    }
+
+    it("masks a secret command's words in a failing step's output", () => {
+        const logs = "sh: 1: s3cr3t-tool: not found\nrunning s3cr3t-tool --token tok-123 failed\n";
+        const masked = maskWords(logs, ["sh", "-c", "s3cr3t-tool --token tok-123"]);
+        assert.doesNotMatch(masked, /s3cr3t|tok-123/);
+        assert.match(masked, /^sh: 1: \*\*\*: not found\n/, "the shell's own words stay");
+        const message = stepFailure("migrate (berth:migrateCommand, not shown: it is stored as a secret)", {
+            container: "c",
+            exitCode: 127,
+            logs: masked,
+            urn: "urn",
+        });
+        assert.doesNotMatch(message, /s3cr3t|tok-123/);
     });
 });
