@@ -33,6 +33,7 @@
 //   BERTH_SERVING_CPU_SHARES  CPU weight the new container gets just before the switch (0: leave it)
 //   BERTH_APP_IMAGE_REPO    the app images' repository (berth-<stack>-app); with BERTH_KEEP_APP_IMAGES
 //                           (0: keep all), older images of it are removed after the switch
+//   BERTH_BUILD_CACHE_KEEP_BYTES  build cache kept after the switch; unused cache beyond it is removed (0: keep all)
 "use strict";
 const http = require("http");
 const https = require("https");
@@ -111,6 +112,7 @@ function settings() {
         servingCpuShares: positive("BERTH_SERVING_CPU_SHARES", 0),
         imageRepo: env("BERTH_APP_IMAGE_REPO", ""),
         keepImages: positive("BERTH_KEEP_APP_IMAGES", 0),
+        buildCacheKeepBytes: positive("BERTH_BUILD_CACHE_KEEP_BYTES", 0),
     };
 }
 
@@ -298,6 +300,20 @@ async function prune(s) {
     if (old.length) log(`removed ${old.length} old app image(s) of ${s.imageRepo}, kept the newest ${s.keepImages} and those in use`);
 }
 
+/**
+ * Removes unused build cache beyond `buildCacheKeepBytes` (Engine API POST /build/prune; the limit is
+ * `keep-storage` up to API 1.47 and `reserved-space` from 1.48, and an engine ignores the one it does
+ * not know). Every deploy builds on the host, and the cache grows with each.
+ */
+async function pruneBuildCache(s) {
+    if (!s.buildCacheKeepBytes) return;
+    const q = `keep-storage=${s.buildCacheKeepBytes}&reserved-space=${s.buildCacheKeepBytes}`;
+    const res = (await call(s.target, "POST", `/build/prune?${q}`)).json || {};
+    log(
+        `build cache: removed ${(res.CachesDeleted || []).length} unused entr(ies), ${res.SpaceReclaimed || 0} bytes; kept up to ${s.buildCacheKeepBytes} bytes`,
+    );
+}
+
 async function main() {
     const s = settings();
     const deadline = Date.now() + s.timeoutMs;
@@ -396,6 +412,7 @@ async function main() {
     await sleep(s.drainMs);
     // Best effort: a failure here never fails a deploy that already switched.
     await prune(s).catch((err) => log(`removing old app images failed, left for the next deploy: ${err.message}`));
+    await pruneBuildCache(s).catch((err) => log(`removing build cache failed, left for the next deploy: ${err.message}`));
 }
 
 main().catch((err) => {

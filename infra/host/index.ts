@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import { renderCloudConfig } from "../../cloud-config";
 import { DockerTls } from "../tls";
 import { ingressRules } from "./rules";
-import { flatcarAmiId, placement } from "./lookups";
+import { flatcarAmiId, initialZone, subnetIn } from "./lookups";
 
 export interface HostArgs {
     /** EC2 instance type, e.g. "t3.small". */
@@ -60,7 +60,25 @@ export class Host extends pulumi.ComponentResource {
             Name: suffix ? `${args.instanceName}-${suffix}` : args.instanceName,
             "berth:stack": pulumi.getStack(),
         });
-        const where = placement(args, child);
+
+        // The database lives here, never on the root disk: replacing the instance loses nothing, and
+        // `pulumi destroy` leaves a final snapshot. The volume pins the zone: it keeps the one it was
+        // created in, and the instance follows it, so a zone lookup that answers differently on a
+        // later run (a zone that became unavailable) moves nothing (availabilityZone is ForceNew in
+        // hashicorp/terraform-provider-aws internal/service/ec2/ebs_volume.go, resourceEBSVolume).
+        const data = new aws.ebs.Volume(
+            `${name}-data`,
+            {
+                availabilityZone: initialZone(args, child),
+                size: args.dataVolumeSize,
+                type: "gp3",
+                encrypted: true,
+                finalSnapshot: true,
+                tags: tags("data"),
+            },
+            { ...child, ignoreChanges: ["availabilityZone"] },
+        );
+        const where = subnetIn(args, data.availabilityZone, child);
 
         const sg = new aws.ec2.SecurityGroup(
             `${name}-sg`,
@@ -118,21 +136,6 @@ export class Host extends pulumi.ComponentResource {
             child,
         );
 
-        // The database lives here, never on the root disk: replacing the instance loses nothing, and
-        // `pulumi destroy` leaves a final snapshot.
-        const data = new aws.ebs.Volume(
-            `${name}-data`,
-            {
-                availabilityZone: where.availabilityZone,
-                size: args.dataVolumeSize,
-                type: "gp3",
-                encrypted: true,
-                finalSnapshot: true,
-                tags: tags("data"),
-            },
-            child,
-        );
-
         const userData = pulumi.secret(
             pulumi.all([this.tls.caCertPem, this.tls.serverCertPem, this.tls.serverKeyPem, data.id]).apply(([ca, cert, key, volumeId]) =>
                 renderCloudConfig({
@@ -170,7 +173,11 @@ export class Host extends pulumi.ComponentResource {
             {
                 ...child,
                 // Flatcar updates itself in place; a newer AMI in the lookup must not replace the host.
-                ignoreChanges: ["ami"],
+                // A pinned berth:amiId is honoured: changing it replaces the host (ami is ForceNew), which
+                // is how the architecture changes (infra/host/existing.ts). ignoreChanges would keep the
+                // old AMI even in a replacement (pulumi/pulumi pkg/resource/deploy/step_generator.go
+                // applies processIgnoreChanges before the diff).
+                ignoreChanges: args.amiId === undefined ? ["ami"] : [],
             },
         );
 
@@ -183,7 +190,17 @@ export class Host extends pulumi.ComponentResource {
                 // Stop the host before detaching, so MySQL is shut down cleanly rather than cut off.
                 stopInstanceBeforeDetaching: true,
             },
-            child,
+            {
+                ...child,
+                // A new instance (a changed keyName or subnet, `pulumi up --replace`, a new architecture)
+                // replaces the attachment, since instance_id is ForceNew (hashicorp/terraform-provider-aws
+                // internal/service/ec2/ebs_volume_attachment.go, ResourceVolumeAttachment), and the provider
+                // leaves it create-first: the new instance would ask for a volume still attached to the old
+                // one (VolumeInUse). Delete first: the old instance is stopped (cleanly, its MySQL shut
+                // down) and the volume detached (resourceVolumeAttachmentDelete), then it is attached to
+                // the new one.
+                deleteBeforeReplace: true,
+            },
         );
         const association = new aws.ec2.EipAssociation(
             `${name}-eip-association`,
@@ -191,7 +208,16 @@ export class Host extends pulumi.ComponentResource {
                 instanceId: instance.id,
                 allocationId: eip.allocationId,
             },
-            child,
+            {
+                ...child,
+                // The address moves to a new instance only once the data volume is attached to it, so a
+                // replacement that fails before that leaves visitors' address where the data is.
+                // Create-first is right here: AssociateAddress moves an associated address, and the old
+                // association's delete then ignores InvalidAssociationID.NotFound
+                // (terraform-provider-aws internal/service/ec2/ec2_eip_association.go,
+                // resourceEIPAssociationDelete).
+                dependsOn: [attachment],
+            },
         );
 
         this.publicIp = eip.publicIp;

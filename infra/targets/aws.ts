@@ -7,6 +7,7 @@ import { adminAddressNotice, BerthConfig, resolveAdminCidrs } from "../config";
 import { DockerEndpoint } from "../docker-endpoint";
 import { dockerPlatform } from "../deploy/spec";
 import { Host } from "../host";
+import { amiArchitecture, existingHost, hostChangeProblems } from "../host/existing";
 import { openAdminCidrs } from "../host/admin-rules";
 import { operatorCommands } from "../outputs";
 import type { Target } from ".";
@@ -22,6 +23,17 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
     // Auto-detected: say when the address differs from the one the firewall is open to now.
     const notice = config.adminCidrs === undefined ? adminAddressNotice(await openAdminCidrs(config.instanceName), adminCidrs) : undefined;
     if (notice) pulumi.log[notice.level](notice.message);
+
+    // Changes the host cannot take in place are refused here, before anything is declared.
+    const existing = await existingHost(config.instanceName, config.stack);
+    const problems = hostChangeProblems(existing, {
+        instanceType: config.instanceType,
+        architecture: config.architecture,
+        amiId: config.amiId,
+        amiArchitecture: config.amiId === undefined ? undefined : await amiArchitecture(config.amiId),
+        availabilityZone: config.availabilityZone,
+    });
+    if (problems.length > 0) throw new pulumi.RunError(problems.join("\n\n"));
 
     const host = new Host("host", {
         instanceType: config.instanceType,
@@ -42,7 +54,14 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         caCertPem: host.tls.caCertPem,
         clientCertPem: host.tls.clientCertPem,
         clientKeyPem: host.tls.clientKeyPem,
-        triggers: [host.instanceId],
+        // New user data (a renewed server certificate, another SSH key) stops and starts the instance
+        // under the same id (terraform-provider-aws ec2_instance.go resourceInstanceUpdate:
+        // modifyInstanceAttributeWithStopStart), so the gate must wait for the daemon again then too.
+        triggers: [
+            host.instanceId,
+            host.tls.serverCertPem,
+            host.tls.userDataDigest(host.dataVolumeId, config.sshPublicKey ?? null, config.updateStrategy),
+        ],
         after: host.ready,
         diagnostics: host.diagnostics,
     });
@@ -51,6 +70,9 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
     return {
         deployment: {
             provider: endpoint.provider,
+            // A new instance is a new, empty engine: MySQL, the app and nginx are created again on it,
+            // from the data volume it was given.
+            hostId: host.instanceId,
             engine: {
                 host: endpoint.dockerHost,
                 caCertPem: host.tls.caCertPem,
@@ -73,6 +95,7 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
             dockerCaCert: host.tls.caCertPem,
             dockerClientCert: host.tls.clientCertPem,
             dockerClientKey: host.tls.clientKeyPem,
+            tlsExpiry: host.tls.expiry,
         },
     };
 }

@@ -9,7 +9,7 @@ import type { TargetSettings } from "../deploy/plan";
 
 export interface Target {
     /** What the Deployment takes from the target: the provider, the cutover's way to the same engine, storage, port, platform. */
-    deployment: TargetSettings & { provider: docker.Provider; engine: EngineEndpoint };
+    deployment: TargetSettings & { provider: docker.Provider; engine: EngineEndpoint; hostId?: pulumi.Input<string> };
     /** Where visitors reach the app. */
     url: pulumi.Input<string>;
     /** The docker CLI aimed at the engine, for the printed commands. */

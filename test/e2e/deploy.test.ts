@@ -14,6 +14,7 @@ import { run, waitFor } from "./harness/proc";
 import { failures, LoadResult } from "./support/load";
 import { E2eEnv, setupE2e } from "./support/env";
 import { BROKEN, drill, NEVER_HEALTHY, reportDrill } from "./support/drills";
+import { planUpdate, showStep } from "./apply/plan";
 
 const verbose = process.env.BERTH_E2E_VERBOSE === "1";
 const log = (line: string) => {
@@ -180,6 +181,16 @@ describe("Berth on a real Docker engine", () => {
         assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${emails.length} created rows are missing`);
     };
     const currentVersion = async () => (await get("/")).version;
+    /** Every user's email, from MySQL itself, sorted. */
+    const allEmails = async () => {
+        const sql = 'mysql -N -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" -e "SELECT email FROM users ORDER BY email"';
+        const r = await env!.engine.docker(["exec", env!.applier.engineName("berth-mysql"), "sh", "-c", sql], { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout
+            .split("\n")
+            .map((l) => l.trim())
+            .filter(Boolean);
+    };
     /** What the applier and the cutover did, for drill reports. */
     const marks = () =>
         [
@@ -361,7 +372,52 @@ describe("Berth on a real Docker engine", () => {
         const used = new Set((await env!.api.call<{ ImageID: string }[]>("GET", "/containers/json?all=1")).map((c) => c.ImageID));
         const unused = images.filter((i) => !used.has(i.Id));
         assert.ok(env!.cutovers.length >= 6, `enough deploys to prune: ${env!.cutovers.length}`);
-        assert.ok(unused.length <= 3, `${unused.length} unused app images kept: ${unused.map((i) => i.RepoTags?.join(",")).join("; ")}`);
+        // keepImages (default 3): the live one and the two before it, and beside them only an image a
+        // container still holds (db-create's: the one-shot of the first deployment stays, exited).
+        const held = images.filter((i) => used.has(i.Id)).length;
+        assert.ok(unused.length <= 2, `${unused.length} unused app images kept: ${unused.map((i) => i.RepoTags?.join(",")).join("; ")}`);
+        assert.ok(images.length <= 3 + Math.max(0, held - 1), `${images.length} app images kept, ${held} in use`);
+        // The unused build cache is pruned with them: the cutover says what it removed.
+        assert.match(env!.cutovers[env!.cutovers.length - 1]!.output, /build cache: removed \d+ unused entr\(ies\)/);
+    });
+
+    it("13c. the instance is replaced: a fresh engine given the data directory serves the same users", { skip }, async () => {
+        const live = await currentVersion();
+        const users = await allEmails();
+        assert.ok(users.includes("first@example.com") && users.length > 100, `users before the replacement: ${users.length}`);
+        const oldEngine = env!.engine.host;
+        // The old instance stops (its containers get their grace), the data directory moves to a new
+        // dockerd with an empty data root; `pulumi up` runs with the new instance's id.
+        await env!.replaceHost!();
+        assert.notEqual(env!.engine.host, oldEngine);
+        const next = await env!.declare({ appVersion: Number(live) }, { instanceGeneration: 2 });
+        const steps = planUpdate(env!.applier.current(), next).map(showStep);
+        for (const name of ["berth-net", "berth-front", "berth-mysql", "berth-app", "berth-nginx", "berth-app-image"])
+            assert.ok(
+                steps.some((x) => x.startsWith(`replace-create ${name} `)),
+                `${name} is created again:\n${steps.join("\n")}`,
+            );
+        await env!.up(next);
+        await refreshBase();
+        const page = await get("/");
+        assert.equal(page.status, 200);
+        assert.equal(page.version, live, "the same version serves");
+        const after = await allEmails();
+        assert.equal(after.length, users.length, "as many users as before");
+        assert.deepEqual(after, users, "the same users, from the moved data");
+        assert.equal((await get("/users.json")).status, 200);
+        // Writes work on the new host.
+        const created = await fetch(`${base}/users.json`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "after-replace@example.com" }),
+        });
+        assert.equal(created.status, 201);
+        // Only the new engine's objects are in the state.
+        for (const d of env!.applier.current().filter((x) => x.resource.kind === "container" && !x.resource.inputs.attach)) {
+            const info = await env!.applier.inspect(d.resource.name);
+            assert.ok(info.State.Running, `${d.resource.name} runs on the new engine`);
+        }
     });
 
     it("14. destroy: everything goes in the engine's order, the app before the front network it was joined to", { skip }, async () => {

@@ -32,6 +32,23 @@ export interface MockInput {
     openAdminCidrs?: string[];
     /** What checkip.amazonaws.com answers (program-runner.ts stands in for it); absent: it fails. */
     detectedIp?: string;
+    /**
+     * The TLS provider's clock (ISO time) when it issues a certificate: NotBefore, and NotAfter from it
+     * (terraform-provider-tls internal/provider/common_cert.go, `overridableTimeFunc`). Default: now.
+     * A clock in the past stands for a stack whose certificates were issued then.
+     */
+    tlsClock?: string;
+    /**
+     * The stack's instance as DescribeInstances reports it now (infra/host/existing.ts); absent: the
+     * stack has no instance yet.
+     */
+    existingInstance?: { instanceId?: string; instanceType: string; ami: string; availabilityZone: string };
+    /** Architectures of AMIs by id, as DescribeImages reports them; unknown ids are x86_64. */
+    amiArchitectures?: Record<string, string>;
+    /** What the availability-zone lookup answers (default eu-west-1a, b, c). */
+    zones?: string[];
+    /** Which instance this run's instance is: a replaced instance gets a new id (default 1). */
+    instanceGeneration?: number;
 }
 
 export const MOCK_IP = "203.0.113.10";
@@ -104,7 +121,7 @@ function dockerState(
 }
 
 /** tlsState, kept per resource and inputs in `dir` (written atomically, so parallel runs never read half a file). */
-function keptTlsState(dir: string, type: string, name: string, inputs: Record<string, unknown>) {
+function keptTlsState(dir: string, type: string, name: string, inputs: Record<string, unknown>, clock?: string) {
     if (!type.startsWith("tls:")) return undefined;
     const key = crypto
         .createHash("sha256")
@@ -113,7 +130,7 @@ function keptTlsState(dir: string, type: string, name: string, inputs: Record<st
         .slice(0, 32);
     const file = path.join(dir, `${key}.json`);
     if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-    const state = tlsState(type, inputs);
+    const state = tlsState(type, inputs, clock);
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(state));
@@ -152,7 +169,9 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
             const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
-            const tls = input.tlsStateDir ? keptTlsState(input.tlsStateDir, args.type, args.name, inputs) : tlsState(args.type, inputs);
+            const tls = input.tlsStateDir
+                ? keptTlsState(input.tlsStateDir, args.type, args.name, inputs, input.tlsClock)
+                : tlsState(args.type, inputs, input.tlsClock);
             if (tls) return { id: hexId("tls", args.name), state: tls };
             switch (args.type) {
                 case "aws:ec2/eip:Eip": {
@@ -165,7 +184,10 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                 case "aws:ebs/volume:Volume":
                     return { id: hexId("vol", args.name), state: inputs };
                 case "aws:ec2/instance:Instance":
-                    return { id: hexId("i", args.name), state: { ...inputs, publicIp: "198.51.100.99" } };
+                    return {
+                        id: hexId("i", `${args.name}#${input.instanceGeneration ?? 1}`),
+                        state: { ...inputs, publicIp: "198.51.100.99" },
+                    };
                 case "aws:ec2/securityGroup:SecurityGroup":
                     return { id: hexId("sg", args.name), state: inputs };
                 case "random:index/randomPassword:RandomPassword":
@@ -186,12 +208,34 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
             invokes.push({ token: args.token, inputs: args.inputs });
             const i = args.inputs as Record<string, unknown>;
             switch (args.token) {
-                case "aws:ec2/getAmi:getAmi":
-                    return { id: input.amiId ?? DEFAULT_AMI, name: "Flatcar-stable-4230.2.3-hvm", architecture: "x86_64" };
+                case "aws:ec2/getAmi:getAmi": {
+                    // By image id (a pinned berth:amiId), or the Flatcar lookup by architecture.
+                    const filters = (i.filters as { name: string; values: string[] }[] | undefined) ?? [];
+                    const byId = filters.find((f) => f.name === "image-id")?.values[0];
+                    if (byId !== undefined) return { id: byId, name: "pinned", architecture: input.amiArchitectures?.[byId] ?? "x86_64" };
+                    const arch = filters.find((f) => f.name === "architecture")?.values[0] ?? "x86_64";
+                    return { id: input.amiId ?? DEFAULT_AMI, name: "Flatcar-stable-4230.2.3-hvm", architecture: arch };
+                }
+                // Result shapes: pulumi/pulumi-aws sdk/nodejs/ec2/getInstances.ts, sdk/nodejs/ec2/getInstance.ts.
+                case "aws:ec2/getInstances:getInstances": {
+                    const e = input.existingInstance;
+                    return {
+                        id: "eu-west-1",
+                        ids: e ? [e.instanceId ?? "i-0existing0000001"] : [],
+                        privateIps: [],
+                        publicIps: [],
+                        ipv6Addresses: [],
+                    };
+                }
+                case "aws:ec2/getInstance:getInstance": {
+                    const e = input.existingInstance;
+                    if (!e) throw new Error("mocks: no existingInstance given");
+                    return { id: String(i.instanceId), ...e };
+                }
                 case "aws:index/getAvailabilityZones:getAvailabilityZones":
                     return {
                         id: "eu-west-1",
-                        names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+                        names: input.zones ?? ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
                         zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"],
                     };
                 case "aws:ec2/getVpc:getVpc":

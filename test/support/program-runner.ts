@@ -37,6 +37,8 @@ export interface RecordedResource {
     retainOnDelete: boolean;
     ignoreChanges: string[];
     replaceOnChanges: string[];
+    /** The replacementTrigger option, unwrapped; undefined when not given. */
+    replacementTrigger?: unknown;
     additionalSecretOutputs: string[];
 }
 
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
             retainOnDelete: req.getRetainondelete() === true,
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
+            replacementTrigger: req.hasReplacementTrigger() ? unwrap(req.getReplacementTrigger()?.toJavaScript()) : undefined,
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
         });
     };

@@ -13,7 +13,7 @@ import { mockAutoName } from "../../support/mocks";
 import type { Engine } from "../harness/engine";
 import { ensureImage, StandinKind } from "../harness/images";
 import { describeFailure, sleep } from "../harness/proc";
-import { ContainerInfo, DockerApi } from "./api";
+import { ContainerInfo, DockerApi, DockerApiError } from "./api";
 import { containerCreateBody } from "./container-spec";
 import { DockerResource, outputsAfterUpdate, outputsOf, Prior, Step } from "./plan";
 
@@ -74,6 +74,13 @@ export class Applier {
     /** After the engine restarted: the CLI environment may have changed. */
     setEngine(engine: Engine): void {
         this.o.engine = engine;
+    }
+
+    /** A new engine on a new host (the instance was replaced): its API and the host's data directory. */
+    moveTo(engine: Engine, api: DockerApi, dataDir: string): void {
+        this.o.engine = engine;
+        this.o.api = api;
+        this.o.dataDir = dataDir;
     }
 
     private log(line: string) {
@@ -286,6 +293,8 @@ export class Applier {
                 return this.createContainer(r);
             case "command":
                 return this.command(r, "create");
+            default:
+                throw new Error(`the applier deploys Docker and command resources only, not ${r.kind} ${r.name}`);
         }
     }
 
@@ -421,11 +430,26 @@ export class Applier {
             this.event("stopping", d);
             if (grace > 0 && !d.resource.inputs.attach)
                 await api.call("POST", `/containers/${d.id}/stop?t=${grace}`, undefined, (grace + 30) * 1000).catch(() => undefined);
-            await api.call("DELETE", `/containers/${d.id}?force=true`);
+            // resourceDockerContainerDelete (terraform-provider-docker resource_docker_container_funcs.go):
+            // ContainerStop and ContainerRemove errors containing "No such container" are ignored, so an
+            // object that is not on this engine (a new host's) counts as deleted.
+            await api.call("DELETE", `/containers/${d.id}?force=true`).catch((e: unknown) => {
+                if (!(e instanceof DockerApiError && e.status === 404 && /No such container/i.test(e.message))) throw e;
+                this.log(`container ${d.engineName} is not on this engine: deleted`);
+            });
             this.event("removed", d);
             this.log(`container ${d.engineName} removed after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         } else if (d.resource.kind === "network") {
-            await api.call("DELETE", `/networks/${d.id}`);
+            // resourceDockerNetworkRemoveRefreshFunc (resource_docker_network_funcs.go): a network whose
+            // inspect fails is "removed" already.
+            const present = await api.call("GET", `/networks/${d.id}`).then(
+                () => true,
+                (e: unknown) => {
+                    if (e instanceof DockerApiError) return false;
+                    throw e;
+                },
+            );
+            if (present) await api.call("DELETE", `/networks/${d.id}`);
         } else if (d.resource.kind === "volume") {
             // resourceDockerVolumeDelete: VolumeRemove with force, retried while the volume is in use.
             await api.call("DELETE", `/volumes/${encodeURIComponent(d.id)}?force=true`);

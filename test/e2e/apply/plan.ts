@@ -37,6 +37,8 @@ export interface DockerResource {
     replaceOnChanges: string[];
     /** The retainOnDelete option: the engine's delete drops it from the state and leaves it in place. */
     retainOnDelete?: boolean;
+    /** The replacementTrigger option; undefined (null to the engine) when not given. */
+    replacementTrigger?: unknown;
 }
 
 /** One resource in the state: what it was last created or updated from, and what the provider recorded. */
@@ -74,20 +76,46 @@ export type Step =
 
 /** The planned resources of a mocks run, each after its dependencies (registration order). */
 export function dockerResources(result: ProgramResult): DockerResource[] {
+    return planned(result, (r) => KINDS[r.type]);
+}
+
+/**
+ * The host's resources Berth replaces or keeps when the instance changes (infra/host), beside the
+ * Docker ones: their providers' rules are ported in provider-rules.ts. Everything else the program
+ * declares (security group and rules, address, TLS material, passwords, the Docker provider) is
+ * "opaque": the planner refuses to plan a change to one, since its rules are not ported.
+ */
+const HOST_KINDS: Record<string, Kind> = {
+    ...KINDS,
+    "aws:ec2/instance:Instance": "awsInstance",
+    "aws:ebs/volume:Volume": "awsVolume",
+    "aws:ec2/volumeAttachment:VolumeAttachment": "awsVolumeAttachment",
+    "aws:ec2/eipAssociation:EipAssociation": "awsEipAssociation",
+};
+
+/** Every custom resource of a mocks run, for plans of the whole program (the host and the app). */
+export function programResources(result: ProgramResult): DockerResource[] {
+    return planned(result, (r) => (r.custom ? (HOST_KINDS[r.type] ?? "opaque") : undefined));
+}
+
+function planned(result: ProgramResult, kindOf: (r: RecordedResource) => Kind | undefined): DockerResource[] {
     if (result.error) throw new Error(`the program failed under mocks: ${result.error}`);
-    const planned = result.resources.filter((r) => KINDS[r.type]);
-    const nameOf = new Map(planned.map((r) => [r.urn, r.name]));
+    const chosen = result.resources.filter((r) => kindOf(r) !== undefined);
+    const nameOf = new Map(chosen.map((r) => [r.urn, r.name]));
     const names = (urns: string[]) => [...new Set(urns.filter((u) => nameOf.has(u)).map((u) => nameOf.get(u)!))];
-    const list = planned.map((r: RecordedResource) => ({
-        kind: KINDS[r.type],
+    const list = chosen.map((r: RecordedResource) => ({
+        kind: kindOf(r)!,
         name: r.name,
         urn: r.urn,
         inputs: r.inputs,
-        deps: names(r.dependencies),
+        // The provider is a dependency too (pkg/resource/graph/dependency_graph.go, DependingOn):
+        // its reference is "<urn>::<id>".
+        deps: names([...r.dependencies, ...(r.provider ? [r.provider.replace(/::[^:]*$/, "")] : [])]),
         propertyDeps: Object.fromEntries(Object.entries(r.propertyDependencies).map(([k, urns]) => [k, names(urns)])),
         deleteBeforeReplace: r.deleteBeforeReplace,
         ignoreChanges: r.ignoreChanges,
         replaceOnChanges: r.replaceOnChanges,
+        replacementTrigger: r.replacementTrigger,
         retainOnDelete: r.retainOnDelete,
     }));
     return topological(list, (r) => r);
@@ -203,6 +231,32 @@ export function planUpdate(prior: readonly Prior[] | undefined, declared: readon
             continue;
         }
         operated.add(r.name);
+        // generateStepsFromDiff: a replacement trigger that differs from the state's replaces the
+        // resource without asking the provider (shouldTriggerReplace: null on either side is no
+        // trigger); its replace policy is then the program's alone.
+        if (triggerReplace(r.replacementTrigger, old.resource.replacementTrigger)) {
+            const deleteBeforeReplace = r.deleteBeforeReplace ?? false;
+            if (!deleteBeforeReplace) {
+                steps.push({ op: "replace-create", resource: r, old, keys: ["#trigger"], deleteBeforeReplace });
+                deferred.push(old);
+                continue;
+            }
+            for (const dep of dependentReplacements(
+                old,
+                snapshot,
+                (p) => operated.has(p.resource.name) || deleted.has(p.resource.name),
+            ).reverse()) {
+                if (gone.has(dep.prior)) continue;
+                steps.push({ op: "delete", resource: dep.prior.resource, old: dep.prior, reason: "dependent" });
+                gone.add(dep.prior);
+                deleted.add(dep.prior.resource.name);
+                dependentKeys.set(dep.prior.resource.name, dep.keys);
+            }
+            steps.push({ op: "delete", resource: old.resource, old, reason: "replace" });
+            gone.add(old);
+            steps.push({ op: "replace-create", resource: r, old, keys: ["#trigger"], deleteBeforeReplace });
+            continue;
+        }
         const diff = applyReplaceOnChanges(
             providerDiff({
                 kind: r.kind,
@@ -254,6 +308,13 @@ export function planUpdate(prior: readonly Prior[] | undefined, declared: readon
         else if (!operated.has(p.resource.name) && !deleted.has(p.resource.name)) condemned.push({ prior: p, reason: "removed" });
     }
     return [...steps, ...scheduleDeletes(condemned)];
+}
+
+/** step_generator.go, shouldTriggerReplace: unknowns always trigger; null (absent) on either side never does. */
+export function triggerReplace(now: unknown, before: unknown): boolean {
+    if (now === UNKNOWN || before === UNKNOWN) return true;
+    if (now === undefined || now === null || before === undefined || before === null) return false;
+    return JSON.stringify(now) !== JSON.stringify(before);
 }
 
 /**
