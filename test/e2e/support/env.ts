@@ -111,12 +111,12 @@ function applierFor(
  */
 export async function setupLocalE2e(log: (line: string) => void = () => undefined): Promise<E2eEnv> {
     let engine = await acquireEngine({ dir: defaultEngineDir() });
-    const socket = /^unix:\/\/(\/.+)$/.exec(engine.host);
-    if (!socket) {
+    const socket = /^unix:\/\/(\/.+)$/.exec(engine.host)?.[1];
+    if (socket === undefined) {
         await engine.stop();
         throw new Error(`target local is tested over a unix socket; the engine is at ${engine.host}`);
     }
-    const api = new DockerApi({ kind: "unix", socketPath: socket[1] });
+    const api = new DockerApi({ kind: "unix", socketPath: socket });
     const nodeImage = await ensureImage(engine, NODE_IMAGE, "node");
     const buildArgs: Record<string, string> = nodeImage === NODE_IMAGE ? {} : { NODE_IMAGE: nodeImage };
     const dataDir = await fs.mkdtemp("/var/tmp/berth-e2e-data-");
