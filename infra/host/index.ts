@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { renderCloudConfig } from "../../cloud-config";
-import { DockerTls } from "../tls";
+import { DockerTls, secretDigest } from "../tls";
 import { ingressRules } from "./rules";
 import { flatcarAmiId, initialZone, subnetIn } from "./lookups";
 
@@ -52,6 +52,12 @@ export class Host extends pulumi.ComponentResource {
     /** Resources that must exist before the daemon can answer (attachment, address, admin rules). */
     public readonly ready: pulumi.Resource[];
     public readonly diagnostics: HostDiagnostics;
+    /**
+     * A secret digest of the rendered user data: it changes whenever the user data does (new TLS
+     * material, an SSH key, a new cloud-config), which stops and starts the instance under the same
+     * id, so the readiness gate can wait for the daemon again without holding the user data in plain.
+     */
+    public readonly userDataDigest: pulumi.Output<string>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Host", name, {}, opts);
@@ -220,6 +226,7 @@ export class Host extends pulumi.ComponentResource {
             },
         );
 
+        this.userDataDigest = secretDigest(userData);
         this.publicIp = eip.publicIp;
         this.publicDns = eip.publicDns;
         this.instanceId = instance.id;

@@ -22,7 +22,7 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
     const adminCidrs = await resolveAdminCidrs(config.adminCidrs);
     // Auto-detected: say when the address differs from the one the firewall is open to now.
     const notice = config.adminCidrs === undefined ? adminAddressNotice(await openAdminCidrs(config.instanceName), adminCidrs) : undefined;
-    if (notice) pulumi.log[notice.level](notice.message);
+    if (notice) void pulumi.log[notice.level](notice.message);
 
     // Changes the host cannot take in place are refused here, before anything is declared.
     const existing = await existingHost(config.instanceName, config.stack);
@@ -57,11 +57,7 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         // New user data (a renewed server certificate, another SSH key) stops and starts the instance
         // under the same id (terraform-provider-aws ec2_instance.go resourceInstanceUpdate:
         // modifyInstanceAttributeWithStopStart), so the gate must wait for the daemon again then too.
-        triggers: [
-            host.instanceId,
-            host.tls.serverCertPem,
-            host.tls.userDataDigest(host.dataVolumeId, config.sshPublicKey ?? null, config.updateStrategy),
-        ],
+        triggers: [host.instanceId, host.tls.serverCertPem, host.userDataDigest],
         after: host.ready,
         diagnostics: host.diagnostics,
     });

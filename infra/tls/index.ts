@@ -87,15 +87,6 @@ export class DockerTls extends pulumi.ComponentResource {
     /** When each certificate expires (plain). */
     public readonly expiry: pulumi.Output<TlsExpiry>;
 
-    /**
-     * A secret digest of the material the host's user data carries (CA, server certificate and key)
-     * and of `rest`, the user data's other inputs: it changes whenever the user data does, so a
-     * readiness gate can be triggered by it without holding the server key, or a hash of it, in plain.
-     */
-    public userDataDigest(...rest: pulumi.Input<unknown>[]): pulumi.Output<string> {
-        return secretDigest(this.caCertPem, this.serverCertPem, this.serverKeyPem, ...rest);
-    }
-
     constructor(name: string, args: DockerTlsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:DockerTls", name, {}, opts);
         const cn = args.commonName ?? "berth";
@@ -184,7 +175,7 @@ export class DockerTls extends pulumi.ComponentResource {
         });
         // Runs when the times are known: at `pulumi up`, and at preview for certificates it keeps.
         this.expiry.apply((e) => {
-            for (const w of expiryWarnings(e, new Date())) pulumi.log.warn(w, this);
+            for (const w of expiryWarnings(e, new Date())) void pulumi.log.warn(w, this);
         });
         this.registerOutputs({
             caCertPem: this.caCertPem,
