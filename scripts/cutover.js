@@ -380,7 +380,9 @@ async function main() {
         });
     } catch (err) {
         await call(s.target, "POST", `/networks/${enc(s.front)}/disconnect`, { Container: appId, Force: true }).catch(() => undefined);
-        throw new Error(`${err.message}. The live version was not touched and ${s.app} was taken off the front network.`);
+        throw new Error(`${err.message}. The live version was not touched and ${s.app} was taken off the front network.`, {
+            cause: err,
+        });
     }
 
     // Warm it up through the slot's routed upstream, so the first live requests do not pay for its

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { KNOWN_KEYS, parseConfig, SECRET_KEYS, TARGET_ONLY_KEYS, TARGETS, type BerthConfig } from "../infra/config";
 import { configSet, configSetCommandsIn, shellWords } from "./support/pulumi-cli/config-set";
-import { CliError, loadProject, type Project } from "./support/pulumi-cli/project";
+import { CliError, declared, loadProject, type Project } from "./support/pulumi-cli/project";
 import {
     loadProjectStack,
     programConfig,
@@ -99,11 +99,11 @@ describe("Pulumi.yaml", () => {
         // (validateStackConfigValue), so every stack that leaves them unset would stop. The program
         // refuses a plain value for them instead (test/infra/config/parse.test.ts).
         for (const key of SECRET_KEYS) {
-            assert.equal(raw.config[key].secret, undefined, key);
-            assert.match(raw.config[key].description ?? "", new RegExp(`pulumi config set --secret ${key} <value>`));
+            assert.equal(declared(raw.config, key).secret, undefined, key);
+            assert.match(declared(raw.config, key).description ?? "", new RegExp(`pulumi config set --secret ${key} <value>`));
         }
         const declaredSecret = loadProject(PULUMI_YAML.replace(/( {2}mysqlPassword:\n)/, "$1    secret: true\n"));
-        assert.equal(declaredSecret.config.mysqlPassword.secret, true);
+        assert.equal(declared(declaredSecret.config, "mysqlPassword").secret, true);
         assert.throws(
             () => cliRun(stackConfigOf(FRESH), declaredSecret),
             (e: Error) => e.message === "Stack 'dev' with configuration key 'mysqlPassword' must be encrypted as it's secret",
@@ -128,7 +128,10 @@ describe("Pulumi.yaml", () => {
 
     it("matches the README's Configuration table, key for key", () => {
         const section = README.slice(README.indexOf("## Configuration"), README.indexOf("\n## ", README.indexOf("## Configuration") + 1));
-        const rows = [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]);
+        const rows = [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]+) \|/gm)].map(([, key = "", form = ""]): [string, string] => [
+            key,
+            form.trim(),
+        ]);
         assert.deepEqual(rows.map(([k]) => k).sort(), [...KNOWN_KEYS].sort());
         const table = Object.fromEntries(rows);
         assert.equal(table.healthTimeout, "`120`");
@@ -143,13 +146,13 @@ describe("Pulumi.yaml", () => {
                 assert.equal(typeof declared === "string" ? declared : JSON.stringify(declared), def, `${target}: ${key}`);
             }
         }
-        assert.equal(raw.config.target.default, "aws");
+        assert.equal(declared(raw.config, "target").default, "aws");
     });
 
     it("is accepted by the CLI's project checks, with the timeouts' documented defaults", () => {
-        assert.equal(project.config.healthTimeout.default, 120);
-        assert.equal(project.config.migrateTimeout.default, 1800);
-        assert.deepEqual(project.config.adminCidrs.items, { type: "string" });
+        assert.equal(declared(project.config, "healthTimeout").default, 120);
+        assert.equal(declared(project.config, "migrateTimeout").default, 1800);
+        assert.deepEqual(declared(project.config, "adminCidrs").items, { type: "string" });
     });
 });
 
@@ -209,7 +212,9 @@ describe("stacks the CLI must accept", () => {
     for (const start of ["Pulumi.dev.yaml", "a fresh stack"]) {
         for (const block of blocks) {
             const lines = commands.filter((c) => c.block === block);
-            it(`README: the block from "${lines[0].source}" (${lines.length} lines) on ${start}`, () => {
+            const [first] = lines;
+            if (!first) throw new Error(`README block ${block} has no commands`);
+            it(`README: the block from "${first.source}" (${lines.length} lines) on ${start}`, () => {
                 const stack = new Map(
                     start === "a fresh stack" ? stackConfigOf(FRESH) : loadProjectStack(read("Pulumi.dev.yaml"), project),
                 );
@@ -244,11 +249,11 @@ describe("stacks the CLI must accept", () => {
 describe('the README\'s "Try it locally"', () => {
     /** Each `&&`-joined command of the first shell block, as the shell's words. */
     const commandLine = (() => {
-        const block = /```sh\n([^`]*)```/.exec(README_LOCAL);
-        assert.ok(block, "a shell block");
-        const lines = block[1].trim().split("\n");
+        const block = /```sh\n([^`]*)```/.exec(README_LOCAL)?.[1];
+        assert.ok(block !== undefined, "a shell block");
+        const lines = block.trim().split("\n");
         assert.equal(lines.length, 1, "one command");
-        return lines[0].split("&&").map((part) => shellWords(part.trim()));
+        return lines[0]!.split("&&").map((part) => shellWords(part.trim()));
     })();
     const selected = commandLine.find((w) => w.slice(0, 3).join(" ") === "pulumi stack select");
     const stackName = selected?.[selected.length - 1] ?? "";

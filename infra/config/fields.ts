@@ -313,5 +313,5 @@ export function cidrList(raw: RawConfig, key: string, allowPublic: boolean): str
         throw new ConfigError(key, CIDR_FORM, v);
     }
     if (list.length === 0) return undefined;
-    return [...new Set(list.map((c) => parseCidr(key, c as string, allowPublic)))];
+    return [...new Set(list.map((c) => parseCidr(key, c, allowPublic)))];
 }

@@ -323,7 +323,8 @@ function sortByKey(errors: ConfigError[]): ConfigError[] {
 
 /** Graviton instance families (a "g" after the generation digit, plus a1) run arm64. */
 export function architectureOf(instanceType: string): "x86_64" | "arm64" {
-    const family = instanceType.split(".")[0];
+    // split() always yields at least one element; the default only satisfies the index check.
+    const [family = ""] = instanceType.split(".");
     return /^a1$|^[a-z]+\d+g[a-z]*$/.test(family) ? "arm64" : "x86_64";
 }
 

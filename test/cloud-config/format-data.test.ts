@@ -127,7 +127,7 @@ function probe(dev: string): Record<string, string> {
         r.stdout
             .trim()
             .split("\n")
-            .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+            .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
     );
 }
 

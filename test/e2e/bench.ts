@@ -47,7 +47,9 @@ async function main() {
             const info = (await env.applier.inspect(name)) as unknown as {
                 NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
             };
-            return Object.values(info.NetworkSettings.Networks)[0].IPAddress;
+            const [network] = Object.values(info.NetworkSettings.Networks);
+            if (!network) throw new Error(`${name} is on no network`);
+            return network.IPAddress;
         };
         const nginx = `http://${await ipOf("berth-nginx")}:80/`;
         const direct = `http://${await ipOf("berth-app")}:3000/`;

@@ -42,9 +42,11 @@ describe("Berth on a real Docker engine", () => {
     const events = (name: string, what: ApplyEvent["what"]) => env!.applier.events.filter((e) => e.name === name && e.what === what);
     /** Position of the last such event: the applier's events are in the order things happened. */
     const at = (name: string, what: ApplyEvent["what"], version?: string) => {
-        const found = events(name, what).filter((e) => version === undefined || e.version === version);
-        assert.ok(found.length > 0, `no ${what} event for ${name} ${version ?? ""}`);
-        return env!.applier.events.indexOf(found[found.length - 1]);
+        const last = events(name, what)
+            .filter((e) => version === undefined || e.version === version)
+            .at(-1);
+        assert.ok(last, `no ${what} event for ${name} ${version ?? ""}`);
+        return env!.applier.events.indexOf(last);
     };
     const get = async (path: string) => {
         const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) });

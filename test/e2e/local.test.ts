@@ -88,8 +88,9 @@ describe("target local on a real Docker engine, over its unix socket", () => {
         const nginx = await env!.applier.inspect("berth-nginx");
         const binding = nginx.NetworkSettings.Ports?.["80/tcp"];
         assert.equal(binding?.length, 1);
-        assert.equal(binding![0].HostIp, "127.0.0.1", "published on loopback only");
-        base = `http://127.0.0.1:${binding![0].HostPort}`;
+        const published = binding[0]!;
+        assert.equal(published.HostIp, "127.0.0.1", "published on loopback only");
+        base = `http://127.0.0.1:${published.HostPort}`;
 
         const page = await get("/");
         assert.equal(page.status, 200);
@@ -108,8 +109,8 @@ describe("target local on a real Docker engine, over its unix socket", () => {
         reportDrill("local v1 -> v2 switch", d);
         assert.equal(d.error, undefined);
         invisible(d);
-        const run = env!.cutovers[env!.cutovers.length - 1];
-        assert.ok(run.switching && run.switched, "the cutover ran and switched");
+        const run = env!.cutovers.at(-1);
+        assert.ok(run?.switching && run.switched, "the cutover ran and switched");
         const at = (ms: number) => d.load.startedAt + ms;
         const before = new Set(d.load.samples.filter((x) => at(x.end) < run.switching! && x.status > 0).map((x) => x.version));
         const after = new Set(d.load.samples.filter((x) => at(x.start) > run.switched! && x.status > 0).map((x) => x.version));

@@ -53,8 +53,8 @@ function certDir(dir: string, m: Partial<ClientMaterial>): string {
 function impostorMaterial(realCaPem: string): ClientMaterial {
     const real = forge.pki.certificateFromPem(realCaPem);
     const subject = {
-        commonName: String(real.subject.getField("CN")?.value),
-        organization: String(real.subject.getField("O")?.value),
+        commonName: String((real.subject.getField("CN") as forge.pki.CertificateField | null)?.value),
+        organization: String((real.subject.getField("O") as forge.pki.CertificateField | null)?.value),
     };
     const caKey = String(privateKey({ algorithm: "RSA", rsaBits: 2048 }).privateKeyPem);
     const caCert = String(

@@ -54,7 +54,7 @@ function daemon(answer: (n: number) => { status: number; body: string }, opts: {
         },
         (req, res) => {
             const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
-            requests.push(`${req.method} ${req.url} by ${cn}`);
+            requests.push(`${req.method} ${req.url} by ${String(cn)}`);
             const { status, body } = req.url === "/_ping" ? answer(requests.length) : { status: 404, body: "" };
             res.writeHead(status, { "content-type": "text/plain" }).end(body);
         },
@@ -388,7 +388,7 @@ describe("wait-for-docker.js", { concurrency: true }, () => {
             ["BERTH_WAIT_TIMEOUT", "10m"],
             ["BERTH_WAIT_INTERVAL", "abc"],
             ["BERTH_WAIT_TIMEOUT", "-5"],
-        ]) {
+        ] as const) {
             const run = await runGate(gateEnv(1, { [name]: value }));
             assert.equal(run.code, 2, `${name}=${value}`);
             assert.match(run.stderr, new RegExp(`${name} must be a positive number of seconds, got "${value}"`));

@@ -95,7 +95,7 @@ function dockerState(
             return { id: digest.slice(7, 19), state: { ...inputs, name: inputs.name ?? mockAutoName(name) } };
         case "docker:index/volume:Volume": {
             // The provider's id is the volume's name (resource_docker_volume.go, resourceDockerVolumeCreate).
-            const volume = String(inputs.name ?? mockAutoName(name));
+            const volume = (inputs.name as string | undefined) ?? mockAutoName(name);
             return {
                 id: volume,
                 state: { ...inputs, name: volume, driver: "local", mountpoint: `/var/lib/docker/volumes/${volume}/_data` },
@@ -242,9 +242,9 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     return { id: "vpc-0abc1234", cidrBlock: "172.31.0.0/16", default: true };
                 case "aws:ec2/getSubnet:getSubnet":
                     return {
-                        id: (i.id as string | undefined) ?? "subnet-0abc1234",
+                        id: i.id ?? "subnet-0abc1234",
                         vpcId: "vpc-0abc1234",
-                        availabilityZone: (i.availabilityZone as string | undefined) ?? "eu-west-1b",
+                        availabilityZone: i.availabilityZone ?? "eu-west-1b",
                     };
                 // Result shapes: pulumi/pulumi-aws sdk/nodejs/ec2/getSecurityGroups.ts,
                 // sdk/nodejs/vpc/getSecurityGroupRules.ts, sdk/nodejs/vpc/getSecurityGroupRule.ts.

@@ -8,9 +8,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb";
 // Internal, untyped: the store holds the monitor that setMocks installed.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { getStore } = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { monitor: unknown } } };
+const { getStore } = require("@pulumi/pulumi/runtime/state") as { getStore: () => { settings: { monitor: unknown } } };
 import { mocks, MockInput } from "./mocks";
 import { PUBLIC_IP_URL } from "../../infra/config/admin";
 
@@ -75,10 +76,9 @@ function containsSecret(v: unknown): boolean {
 }
 
 /** The request's property dependencies: for each input, the URNs its value came from. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function propertyDependencies(req: any): Record<string, string[]> {
+function propertyDependencies(req: RegisterResourceRequest): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }, key: string) => {
+    req.getPropertydependenciesMap().forEach((deps, key) => {
         out[key] = deps.getUrnsList();
     });
     return out;
@@ -96,8 +96,7 @@ async function main(): Promise<void> {
 
     // Wraps the mock monitor's registerResource to keep what mocks drop: dependencies, options and
     // which inputs are secret.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const record = (req: any, res: { getUrn(): string }) => {
+    const record = (req: RegisterResourceRequest, res: { getUrn(): string }) => {
         const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
         result.resources.push({
             type: req.getType(),
@@ -126,8 +125,9 @@ async function main(): Promise<void> {
     await pulumi.runtime.setMocks(m, "berth", input.stack ?? "dev", false);
     const monitor = getStore().settings.monitor as MockMonitor;
     const register = monitor.registerResource.bind(monitor);
+    // The callback's types are MockMonitor's own.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    monitor.registerResource = (req: any, callback: (err: any, res: any) => void) =>
+    monitor.registerResource = (req: RegisterResourceRequest, callback: (err: any, res: any) => void) =>
         register(req, (err: unknown, res: { getUrn(): string } | undefined) => {
             if (!err && res) {
                 try {
@@ -171,8 +171,7 @@ async function main(): Promise<void> {
         for (const [k, o] of Object.entries(outputs)) {
             const out = pulumi.output(o);
             // Output internals: the documented way to read values under mocks.
-            // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            const internal = out as any;
+            const internal = out as unknown as { promise(): Promise<unknown>; isSecret: Promise<boolean> };
             result.outputs[k] = { value: await internal.promise(), secret: await internal.isSecret };
         }
     } catch (err) {

@@ -53,9 +53,17 @@ export function byType(result: ProgramResult, type: string): RecordedResource[] 
 
 export function one(result: ProgramResult, type: string, nameSuffix?: string): RecordedResource {
     const found = byType(result, type).filter((r) => nameSuffix === undefined || r.name.endsWith(nameSuffix));
-    if (found.length !== 1)
+    const [only] = found;
+    if (found.length !== 1 || !only)
         throw new Error(
             `expected one ${type}${nameSuffix ? ` named *${nameSuffix}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`,
         );
-    return found[0];
+    return only;
+}
+
+/** The stack output `key`, which the program must have exported. */
+export function output(result: ProgramResult, key: string): ProgramResult["outputs"][string] {
+    const o = result.outputs[key];
+    if (!o) throw new Error(`expected a stack output ${key}, found: ${Object.keys(result.outputs).join(", ")}`);
+    return o;
 }

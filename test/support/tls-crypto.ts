@@ -68,7 +68,7 @@ function usageExtensions(uses: string[], isCa: boolean, maxPathLength: unknown):
 
 /** SHA-1 of the PKCS #1 RSAPublicKey, as the provider's generateSubjectKeyID computes it. */
 function subjectKeyId(pub: forge.pki.rsa.PublicKey): string {
-    return pki.getPublicKeyFingerprint(pub, { type: "RSAPublicKey", md: forge.md.sha1.create(), encoding: "hex" }) as string;
+    return pki.getPublicKeyFingerprint(pub, { type: "RSAPublicKey", md: forge.md.sha1.create(), encoding: "hex" });
 }
 
 /** The subject key identifier of a certificate, hex, or undefined. */
@@ -106,7 +106,7 @@ function computed(inputs: State, times: { validityStartTime: string; validityEnd
 }
 
 export function selfSignedCert(inputs: State, clock?: string): State {
-    const key = pki.privateKeyFromPem(String(inputs.privateKeyPem)) as forge.pki.rsa.PrivateKey;
+    const key = pki.privateKeyFromPem(String(inputs.privateKeyPem));
     const cert = pki.createCertificate();
     cert.publicKey = pki.setRsaPublicKey(key.n, key.e);
     cert.serialNumber = serial();
@@ -115,7 +115,7 @@ export function selfSignedCert(inputs: State, clock?: string): State {
     cert.setSubject(attrs);
     cert.setIssuer(attrs);
     const isCa = Boolean(inputs.isCaCertificate);
-    const ski = isCa || inputs.setSubjectKeyId ? subjectKeyId(cert.publicKey as forge.pki.rsa.PublicKey) : undefined;
+    const ski = isCa || inputs.setSubjectKeyId ? subjectKeyId(cert.publicKey) : undefined;
     // set_authority_key_id fails without a subject key identifier ("Could not determine Authority Key Identifier").
     if (inputs.setAuthorityKeyId && !ski)
         throw new Error("tls mock: Invalid Certificate Authority: Could not determine Authority Key Identifier");
@@ -130,7 +130,7 @@ export function selfSignedCert(inputs: State, clock?: string): State {
 }
 
 export function certRequest(inputs: State): State {
-    const key = pki.privateKeyFromPem(String(inputs.privateKeyPem)) as forge.pki.rsa.PrivateKey;
+    const key = pki.privateKeyFromPem(String(inputs.privateKeyPem));
     const csr = pki.createCertificationRequest();
     csr.publicKey = pki.setRsaPublicKey(key.n, key.e);
     csr.setSubject(subjectAttrs(inputs.subject as Subject));
@@ -148,7 +148,7 @@ export function certRequest(inputs: State): State {
 export function locallySignedCert(inputs: State, clock?: string): State {
     const csr = pki.certificationRequestFromPem(String(inputs.certRequestPem));
     const caCert = pki.certificateFromPem(String(inputs.caCertPem));
-    const caKey = pki.privateKeyFromPem(String(inputs.caPrivateKeyPem)) as forge.pki.rsa.PrivateKey;
+    const caKey = pki.privateKeyFromPem(String(inputs.caPrivateKeyPem));
     const cert = pki.createCertificate();
     cert.publicKey = csr.publicKey as forge.pki.rsa.PublicKey;
     cert.serialNumber = serial();
@@ -158,7 +158,7 @@ export function locallySignedCert(inputs: State, clock?: string): State {
     // Only the CSR's names are taken (resource_locally_signed_cert.go: Subject, DNSNames, IPAddresses, URIs).
     const requested = (csr.getAttribute({ name: "extensionRequest" }) as { extensions?: { name: string }[] } | null)?.extensions ?? [];
     const isCa = Boolean(inputs.isCaCertificate);
-    const ski = isCa || inputs.setSubjectKeyId ? subjectKeyId(cert.publicKey as forge.pki.rsa.PublicKey) : undefined;
+    const ski = isCa || inputs.setSubjectKeyId ? subjectKeyId(cert.publicKey) : undefined;
     const issuerSki = certSubjectKeyId(caCert);
     cert.setExtensions([
         ...usageExtensions(inputs.allowedUses as string[], isCa, inputs.maxPathLength),

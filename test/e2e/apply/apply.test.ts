@@ -17,14 +17,14 @@ function fakeApi() {
     const api = {
         async call(method: string, path: string, body?: { Cmd?: string[] }) {
             calls.push(`${method} ${path.replace(/\?.*$/, "")}`);
-            const create = /^\/containers\/create\?name=(.+)$/.exec(path);
-            if (create) {
-                const id = decodeURIComponent(create[1]);
+            const created = /^\/containers\/create\?name=(.+)$/.exec(path)?.[1];
+            if (created !== undefined) {
+                const id = decodeURIComponent(created);
                 cmd.set(id, body?.Cmd ?? []);
                 return { Id: id };
             }
-            const wait = /^\/containers\/([^/]+)\/wait/.exec(path);
-            if (wait) return { StatusCode: cmd.get(wait[1])!.some((c) => c.includes("fail")) ? 3 : 0 };
+            const waited = /^\/containers\/([^/]+)\/wait/.exec(path)?.[1];
+            if (waited !== undefined) return { StatusCode: cmd.get(waited)!.some((c) => c.includes("fail")) ? 3 : 0 };
             if (/\/json$/.test(path)) return { State: { Status: "running", Health: { Status: "healthy" } } };
             return {};
         },

@@ -116,7 +116,7 @@ export class Applier {
                 const batch = steps.slice(i, j);
                 const results = await Promise.allSettled(batch.map((s) => this.applyStep(s)));
                 const failed = results.find((r) => r.status === "rejected");
-                if (failed) throw (failed as PromiseRejectedResult).reason;
+                if (failed) throw failed.reason;
                 i = j;
                 continue;
             }
@@ -173,11 +173,11 @@ export class Applier {
      */
     private async createStep(r: DockerResource, old?: Deployed): Promise<void> {
         const before = this.state.get(r.name);
-        let failure: unknown;
+        let failure: { error: unknown } | undefined;
         try {
             this.state.set(r.name, await this.create(r));
         } catch (e) {
-            failure = e;
+            failure = { error: e };
             const recorded = this.state.get(r.name);
             if (recorded && recorded !== before) {
                 // An attached one-shot's create succeeds whatever its exit code (exit_code is an output; the
@@ -189,7 +189,7 @@ export class Applier {
             old.pendingDelete = true;
             this.replaced.push(old);
         }
-        if (failure !== undefined) throw failure;
+        if (failure) throw failure.error;
     }
 
     /**
@@ -339,7 +339,7 @@ export class Applier {
         });
         // A host directory is made as the host's own would be; a named volume exists already.
         for (const bind of (body.HostConfig as { Binds: string[] }).Binds) {
-            const source = bind.split(":")[0];
+            const [source = ""] = bind.split(":");
             if (path.isAbsolute(source)) await fs.mkdir(source, { recursive: true });
         }
         const { Id } = await api.call<{ Id: string }>("POST", `/containers/create?name=${encodeURIComponent(name)}`, body);

@@ -43,8 +43,9 @@ export function durationNs(text: string | undefined): number | undefined {
     const re = /^(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/;
     while (rest.length > 0) {
         const m = re.exec(rest);
-        if (!m) throw new Error(`not a Go duration: ${JSON.stringify(text)}`);
-        total += Number(m[1]) * units[m[2]];
+        const unit = m ? units[m[2] ?? ""] : undefined;
+        if (!m || unit === undefined) throw new Error(`not a Go duration: ${JSON.stringify(text)}`);
+        total += Number(m[1]) * unit;
         rest = rest.slice(m[0].length);
     }
     return Math.round(total);
@@ -90,7 +91,7 @@ export function containerCreateBody(raw: Record<string, unknown>, remap: Remaps)
             PortBindings: Object.fromEntries(
                 ports.map((p) => [`${p.internal}/${p.protocol ?? "tcp"}`, [{ HostIp: p.ip ?? "127.0.0.1", HostPort: "" }]]),
             ),
-            NetworkMode: nets.length > 0 ? remap.network(nets[0].name) : undefined,
+            NetworkMode: nets[0] ? remap.network(nets[0].name) : undefined,
         },
         NetworkingConfig: {
             EndpointsConfig: Object.fromEntries(nets.map((n) => [remap.network(n.name), { Aliases: n.aliases ?? [] }])),

@@ -8,6 +8,14 @@ import { declare, declareLocal } from "../support/env";
 import { containerCreateBody, durationNs } from "./container-spec";
 import { freshState, planUpdate } from "./plan";
 
+/** The parts of an Engine API container create body these tests read. */
+interface CreateBody {
+    HostConfig: { RestartPolicy: unknown; Binds: string[]; Sysctls: unknown; PortBindings: unknown };
+    NetworkingConfig: { EndpointsConfig: Record<string, unknown> };
+    Healthcheck: { StartPeriod: number };
+    ExposedPorts: Record<string, unknown>;
+}
+
 const remaps = {
     image: "img",
     network: (n: string) => `e2e-${n}`,
@@ -34,8 +42,11 @@ describe("what the e2e runs follows the program", () => {
         assert.equal(a.StopTimeout, 30);
         assert.equal(b.StopTimeout, 45);
         assert.ok(b.Env.includes("PORT=8080"));
-        const upload = (d: typeof plain) =>
-            (d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[])[0].content;
+        const upload = (d: typeof plain) => {
+            const [conf] = d.resources.find((r) => r.name === "berth-nginx")!.inputs.uploads as { content: string }[];
+            assert.ok(conf, "nginx is given its configuration");
+            return conf.content;
+        };
         assert.match(upload(changed), /server \S+:8080 resolve/);
         // And the update the e2e would carry out replaces the app, beside the old one.
         const steps = planUpdate(freshState(plain.resources), changed.resources).filter((s) => s.resource.name === "berth-app");
@@ -47,13 +58,13 @@ describe("what the e2e runs follows the program", () => {
 
     it("maps the provider's inputs the way the provider does", async () => {
         const { resources } = await declare({ appVersion: 2 });
-        const mysql = containerCreateBody(resources.find((r) => r.name === "berth-mysql")!.inputs, remaps) as Record<string, any>;
+        const mysql = containerCreateBody(resources.find((r) => r.name === "berth-mysql")!.inputs, remaps) as unknown as CreateBody;
         assert.deepEqual(mysql.HostConfig.RestartPolicy, { Name: "always", MaximumRetryCount: 0 });
         assert.deepEqual(mysql.HostConfig.Binds, ["/tmp/data/opt/data/mysql:/var/lib/mysql"]);
         assert.deepEqual(Object.values(mysql.NetworkingConfig.EndpointsConfig), [{ Aliases: ["mysql"] }]);
         assert.equal(mysql.Healthcheck.StartPeriod, 120e9);
         const declaredNginx = resources.find((r) => r.name === "berth-nginx")!.inputs;
-        const nginx = containerCreateBody(declaredNginx, remaps) as Record<string, any>;
+        const nginx = containerCreateBody(declaredNginx, remaps) as unknown as CreateBody;
         assert.deepEqual(Object.keys(nginx.ExposedPorts), ["80/tcp"]);
         assert.deepEqual(nginx.HostConfig.Sysctls, declaredNginx.sysctls);
         assert.equal(durationNs("1m30s"), 90e9);
@@ -63,7 +74,7 @@ describe("what the e2e runs follows the program", () => {
 
     it("target local: the volumes the program names, and nginx's port on the address it names", async () => {
         const { resources } = await declareLocal({ appVersion: 1 }, "unix:///tmp/e2e.sock");
-        const body = (name: string) => containerCreateBody(resources.find((r) => r.name === name)!.inputs, remaps) as Record<string, any>;
+        const body = (name: string) => containerCreateBody(resources.find((r) => r.name === name)!.inputs, remaps) as unknown as CreateBody;
         assert.deepEqual(body("berth-mysql").HostConfig.Binds, ["e2e-berth-mysql-data-1234567:/var/lib/mysql"]);
         assert.deepEqual(body("berth-nginx").HostConfig.Binds, ["e2e-berth-route-data-1234567:/etc/nginx/berth-route"]);
         assert.deepEqual(body("berth-nginx").HostConfig.PortBindings, { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] });

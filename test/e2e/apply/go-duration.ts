@@ -5,7 +5,7 @@
  * resourceDockerContainerCreate and resourceDockerContainerRead). Pure.
  */
 
-const UNITS: Record<string, bigint> = {
+const UNITS = {
     ns: 1n,
     us: 1_000n,
     "\u00b5s": 1_000n, // micro sign
@@ -14,7 +14,10 @@ const UNITS: Record<string, bigint> = {
     s: 1_000_000_000n,
     m: 60_000_000_000n,
     h: 3_600_000_000_000n,
-};
+} satisfies Record<string, bigint>;
+
+/** The nanoseconds in one `name`, or undefined for a name Go does not know. */
+const unitOf = (name: string): bigint | undefined => (Object.hasOwn(UNITS, name) ? UNITS[name as keyof typeof UNITS] : undefined);
 
 /** Go's time.ParseDuration (src/time/format.go): "120s", "1m30s", "1.5h", "-250ms"; "0" alone. */
 export function parseGoDuration(text: string): bigint {
@@ -32,7 +35,7 @@ export function parseGoDuration(text: string): bigint {
     while (rest.length > 0) {
         const m = re.exec(rest);
         if (!m || (m[1] === "" && (m[2] ?? "") === "")) throw fail();
-        const unit = UNITS[m[3]];
+        const unit = unitOf(m[3] ?? "");
         if (unit === undefined) throw fail();
         const frac = m[2] ?? "";
         total += BigInt(m[1] || "0") * unit;

@@ -99,7 +99,9 @@ describe("the engine's steps for an update", () => {
         assert.deepEqual(plan([given("2m0s")], [given("2m0s")]), ["same db"]);
         // The update keeps the program's text (the provider's Update does not read back): stable afterwards.
         const db = given("120s");
-        const updated: Prior = { resource: db, outputs: outputsAfterUpdate("container", freshState([db])[0].outputs!, db.inputs) };
+        const [fresh] = freshState([db]);
+        assert.ok(fresh?.outputs, "a fresh state holds the container's outputs");
+        const updated: Prior = { resource: db, outputs: outputsAfterUpdate("container", fresh.outputs, db.inputs) };
         assert.deepEqual(show(planUpdate([updated], [db])), ["same db"]);
     });
 
@@ -196,8 +198,8 @@ describe("the engine's steps for an update", () => {
         const steps = planUpdate(freshState(before), after);
         assert.deepEqual(show(steps), ["same once", "same hc"]);
         // What the state records is the old value: the next update compares against it again.
-        assert.equal(steps[0].resource.inputs.image, "sha256:aaa");
-        assert.deepEqual((steps[1].resource.inputs.healthcheck as { interval: string }).interval, "5s");
+        assert.equal(steps[0]!.resource.inputs.image, "sha256:aaa");
+        assert.deepEqual((steps[1]!.resource.inputs.healthcheck as { interval: string }).interval, "5s");
     });
 
     it("a command is updated when its command or environment changes, and replaced when a trigger does", () => {

@@ -128,9 +128,8 @@ function topological<T>(list: readonly T[], res: (t: T) => DockerResource): T[] 
     const present = new Set(list.map((t) => res(t).name));
     let rest = [...list];
     while (rest.length > 0) {
-        const ready = rest.filter((t) => res(t).deps.every((d) => placed.has(d) || !present.has(d)));
-        if (ready.length === 0) throw new Error(`dependency cycle among ${rest.map((t) => res(t).name).join(", ")}`);
-        const next = ready[0];
+        const next = rest.find((t) => res(t).deps.every((d) => placed.has(d) || !present.has(d)));
+        if (next === undefined) throw new Error(`dependency cycle among ${rest.map((t) => res(t).name).join(", ")}`);
         out.push(next);
         placed.add(res(next).name);
         rest = rest.filter((t) => t !== next);
@@ -154,7 +153,10 @@ export function applyReplaceOnChanges(diff: ProviderDiff, replaceOnChanges: stri
     const detailed = new Map([...diff.detailed].map(([p, d]) => [p, { ...d, replace: d.replace || covered(p) }]));
     const replaceKeys = [...new Set([...diff.replaceKeys, ...diff.changedKeys.filter(covered)])];
     const changedKeys = [...diff.changedKeys];
-    if (initErrors && covered("#initerror")) (replaceKeys.push("#initerror"), changedKeys.push("#initerror"));
+    if (initErrors && covered("#initerror")) {
+        replaceKeys.push("#initerror");
+        changedKeys.push("#initerror");
+    }
     return { ...diff, detailed, replaceKeys, changedKeys };
 }
 

@@ -27,10 +27,12 @@ describe("the planner on the declared program", () => {
         for (const r of v1.filter((x) => x.kind === "container" && x.inputs.healthcheck)) {
             const hc = r.inputs.healthcheck as Record<string, unknown>;
             for (const k of ["interval", "timeout", "startPeriod", "startInterval"]) {
-                if (hc[k] === undefined) continue;
+                const duration = hc[k];
+                if (duration === undefined) continue;
+                assert.ok(typeof duration === "string", `${r.name} healthcheck.${k} is a duration text`);
                 assert.equal(
-                    hc[k],
-                    canonicalGoDuration(String(hc[k])),
+                    duration,
+                    canonicalGoDuration(duration),
                     `${r.name} healthcheck.${k} reads back differently: a perpetual diff`,
                 );
             }

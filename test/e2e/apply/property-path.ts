@@ -52,7 +52,7 @@ export function parsePath(text: string): Path {
         }
         if (rest[0] === "[") {
             const quoted = /^\["((?:\\"|[^"])*)"\]/.exec(rest);
-            if (quoted) {
+            if (quoted?.[1] !== undefined) {
                 out.push(quoted[1].replace(/\\"/g, '"'));
                 rest = rest.slice(quoted[0].length);
                 continue;
@@ -93,14 +93,14 @@ export function contains(p: Path, other: Path): boolean {
  * error (the engine then keeps the new value and says so).
  */
 function reset(p: Path, olds: Value, news: Value): boolean {
-    if (p.length === 0) return false;
     const [key, ...tail] = p;
+    if (key === undefined) return false;
     if (typeof key === "number") {
         if (!Array.isArray(olds) || !Array.isArray(news)) return !Array.isArray(olds) && !Array.isArray(news);
         if (tail.length === 0) {
             if (key >= olds.length && key >= news.length) return true;
             if (key >= olds.length || key >= news.length) return false;
-            news[key] = clone(olds[key]);
+            news[key] = clone<Value>(olds[key]);
             return true;
         }
         if (key >= olds.length || key >= news.length) return false;
@@ -114,7 +114,7 @@ function reset(p: Path, olds: Value, news: Value): boolean {
                 return true;
             }
             if (Array.isArray(news) && Array.isArray(olds)) {
-                for (let i = 0; i < olds.length && i < news.length; i++) news[i] = clone(olds[i]);
+                for (let i = 0; i < olds.length && i < news.length; i++) news[i] = clone<Value>(olds[i]);
                 return olds.length === news.length;
             }
             return isObject(news) || Array.isArray(news);

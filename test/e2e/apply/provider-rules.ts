@@ -249,7 +249,7 @@ const COMMAND_INPUTS = [
 
 function checkKnown(kind: Kind, inputs: Props): void {
     if (kind === "opaque") return;
-    const known = TF_SCHEMAS[kind] ? Object.keys(TF_SCHEMAS[kind]!) : kind === "image" ? IMAGE_INPUTS : COMMAND_INPUTS;
+    const known = TF_SCHEMAS[kind] ? Object.keys(TF_SCHEMAS[kind]) : kind === "image" ? IMAGE_INPUTS : COMMAND_INPUTS;
     for (const k of Object.keys(inputs)) {
         if (!known.includes(k)) throw new Error(`${kind} input ${k} is not classified in test/e2e/apply/provider-rules.ts`);
     }
@@ -270,7 +270,7 @@ function tfValue(f: TfField, v: Value): Value {
     const withNested = (x: Value) =>
         f.nested && typeof x === "object" && x !== null && !Array.isArray(x) ? { ...f.nested, ...(x as Props) } : x;
     const out = Array.isArray(v) ? v.map(withNested) : withNested(v);
-    return f.set && Array.isArray(out) ? [...out].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : out;
+    return f.set && Array.isArray(out) ? [...(out as Value[])].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : out;
 }
 
 /**
@@ -322,13 +322,14 @@ export function providerDiff(d: DiffInput): ProviderDiff {
         // The bridge drops attribute diffs under ignored paths (pkg/tfbridge/diff.go,
         // computeIgnoreChanges); taking the state's value there has the same effect.
         const news = processIgnoreChanges(d.newInputs, d.oldOutputs, d.ignoreChanges).inputs;
-        const changedKeys = Object.keys(schema).filter((k) => {
+        const changed = Object.entries(schema).filter(([k, field]) => {
             // An autonamed name: Check reuses the default the old inputs hold (pkg/tfbridge/schema.go, applyDefaults).
             if (k === "name" && (news.name === undefined || news.name === null)) return false;
-            return tfChanged(schema[k], d.oldOutputs[k], news[k]);
+            return tfChanged(field, d.oldOutputs[k], news[k]);
         });
-        const replaceKeys = changedKeys.filter((k) => schema[k].forceNew);
-        const detailed = new Map(changedKeys.map((k) => [k, { kind: "update" as DiffKind, replace: !!schema[k].forceNew }]));
+        const changedKeys = changed.map(([k]) => k);
+        const replaceKeys = changed.filter(([, field]) => field.forceNew).map(([k]) => k);
+        const detailed = new Map(changed.map(([k, field]) => [k, { kind: "update" as const, replace: !!field.forceNew }]));
         // Provider.Diff: deleteBeforeReplace := len(replaces) > 0 && (res.Schema.DeleteBeforeReplace ||
         // nameRequiresDeleteBeforeReplace(...)). pulumi-docker provider/resources.go sets
         // DeleteBeforeReplace: true for docker_container; a name the program sets itself cannot exist

@@ -48,8 +48,8 @@ export function mirrorFromSources(deb822: string, oneLine: string, suite = "book
     for (const stanza of deb822.split(/\n\s*\n/)) {
         const fields = new Map<string, string>();
         for (const line of stanza.split("\n")) {
-            const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-            if (m) fields.set(m[1].toLowerCase(), m[2].trim());
+            const [, name, value] = /^([A-Za-z-]+):\s*(.*)$/.exec(line) ?? [];
+            if (name !== undefined && value !== undefined) fields.set(name.toLowerCase(), value.trim());
         }
         const words = (k: string) => (fields.get(k) ?? "").split(/\s+/);
         if (words("types").includes("deb") && words("suites").includes(suite) && fields.get("enabled") !== "no") {

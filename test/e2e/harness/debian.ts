@@ -42,7 +42,7 @@ async function buildOnce(engine: Engine, recipe: DebianRecipe): Promise<BaseImag
         .slice(0, 12);
     const have = await engine.docker(["image", "inspect", "--format", `{{.Id}} {{index .Config.Labels "${HASH_LABEL}"}}`, tag]);
     const [id, label] = have.stdout.trim().split(" ");
-    if (have.code === 0 && label === key) return { tag, id };
+    if (have.code === 0 && id !== undefined && label === key) return { tag, id };
 
     await importTree(engine, tree.root, tag, [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -50,6 +50,7 @@ export async function acquireEngine(opts: EngineOptions = {}): Promise<Engine> {
         throw new Error(
             `no Docker engine. DOCKER_HOST=${process.env.DOCKER_HOST ?? "(unset)"}: ${externalWhy}. ` +
                 `Private dockerd: ${(e as Error).message}`,
+            { cause: e },
         );
     }
 }
@@ -154,7 +155,7 @@ async function startDaemon(dir: string, host: string, extraArgs: string[], timeo
     } catch (e) {
         if (!exited && child.pid) await terminate(child.pid);
         const tail = (await fs.readFile(logPath, "utf8").catch(() => "")).trim().split("\n").slice(-15).join("\n");
-        throw new Error(`${(e as Error).message}; ${logPath}:\n${tail}`);
+        throw new Error(`${(e as Error).message}; ${logPath}:\n${tail}`, { cause: e });
     }
 }
 

@@ -40,8 +40,8 @@ export async function runCommand(
     hooks: CutoverHooks = {},
 ): Promise<void> {
     const create = String(inputs.create);
-    const m = /^node (\S+)$/.exec(create);
-    if (!m) throw new Error(`unexpected command ${JSON.stringify(create)}`);
+    const script = /^node (\S+)$/.exec(create)?.[1];
+    if (script === undefined) throw new Error(`unexpected command ${JSON.stringify(create)}`);
     const declared = (inputs.environment ?? {}) as Record<string, string>;
     const byMockName = new Map(names.map((n) => [mockAutoName(n), n]));
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
@@ -59,7 +59,7 @@ export async function runCommand(
     const run: CutoverRun = { started: Date.now(), ended: 0, code: null, output: "" };
     runs.push(run);
     await new Promise<void>((resolve) => {
-        const child = spawn(process.execPath, [path.join(ROOT, m[1])], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, [path.join(ROOT, script)], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
         const take = (d: Buffer) => {
             const text = d.toString();
             if (run.switching === undefined && /switching nginx/.test(text)) run.switching = Date.now();
@@ -74,5 +74,5 @@ export async function runCommand(
             resolve();
         });
     });
-    if (run.code !== 0) throw new Error(`command ${m[1]} failed (exit ${run.code}):\n${run.output}`);
+    if (run.code !== 0) throw new Error(`command ${script} failed (exit ${run.code}):\n${run.output}`);
 }

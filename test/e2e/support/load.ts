@@ -57,7 +57,7 @@ export interface LoadOptions {
 
 export function percentile(sorted: number[], p: number): number {
     if (sorted.length === 0) return NaN;
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 let seq = 0;
@@ -168,6 +168,6 @@ export function windowStats(r: LoadResult, fromMs: number, toMs: number) {
         failed: inside.filter((s) => s.error || s.status < 200 || s.status >= 300).length,
         p50: percentile(lat, 50),
         p99: percentile(lat, 99),
-        longest: lat.length ? lat[lat.length - 1] : 0,
+        longest: lat[lat.length - 1] ?? 0,
     };
 }

@@ -42,7 +42,7 @@ describe("resolveAdminCidrs", () => {
             ["fe80::1%eth0", "an address with a zone id"],
             ["0x7f.1", "not a dotted-quad IPv4 or an IPv6 address"],
             ["010.0.0.1", "not a dotted-quad IPv4 or an IPv6 address"],
-        ]) {
+        ] as const) {
             await assert.rejects(
                 resolveAdminCidrs(undefined, async () => ip),
                 (err: unknown) => {

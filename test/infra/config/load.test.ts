@@ -90,8 +90,7 @@ describe("loadConfig under the Pulumi runtime", () => {
         assert.equal(secrets.secretKeyBase, undefined);
         const out = secrets.mysqlPassword!;
         // Output internals: the documented way to read values under mocks.
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const internal = out as any;
+        const internal = out as unknown as { promise(): Promise<unknown>; isSecret: Promise<boolean> };
         assert.equal(await internal.isSecret, true);
         assert.equal(await internal.promise(), "hunter2-hunter2");
     });
@@ -176,7 +175,7 @@ describe("Pulumi.yaml's defaults, as the CLI passes them on, declare the same st
         // TLS keys are real and new on each run, and so is the readiness gate's digest of them (a
         // sha256): compare everything else.
         const pem = /-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g;
-        const normal = (r: ProgramResult) =>
+        const normal = (r: ProgramResult): unknown =>
             JSON.parse(
                 JSON.stringify(r.resources)
                     .replace(/\\n/g, "\n")

@@ -520,7 +520,7 @@ describe("parseConfig appEnv", () => {
             ["null", "got null"],
             ['"RAILS_ENV"', "got a string"],
             ["RAILS_ENV=production", "not valid JSON"],
-        ]) {
+        ] as const) {
             refusedWithVersion({ appEnv: raw }, "appEnv", `berth:appEnv must be ${APP_ENV_FORM} (${why})`);
         }
     });

@@ -3,13 +3,20 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BASE_CONFIG, byType, one, ProgramResult, RecordedResource, runProgram } from "../../support/program";
+import { BASE_CONFIG, byType, one, output, ProgramResult, RecordedResource, runProgram } from "../../support/program";
 
 const APP_DIR = "test/fixtures/rails-app";
 const CONTAINER = "docker:index/container:Container";
 const v = (appVersion: number, extra: Record<string, unknown> = {}) => ({
     config: { ...BASE_CONFIG, appDir: APP_DIR, appVersion, ...extra },
 });
+
+/** The file the nginx container is given: its one upload. */
+function nginxUpload(r: ProgramResult): { file: string; content: string } {
+    const [upload] = one(r, CONTAINER, "-nginx").inputs.uploads as { file: string; content: string }[];
+    if (!upload) throw new Error("the nginx container has no upload");
+    return upload;
+}
 
 function changedKeys(a: RecordedResource, b: RecordedResource): string[] {
     const keys = new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)]);
@@ -105,7 +112,7 @@ describe("the deployment under mocks", () => {
         const create = one(v2, CONTAINER, "-db-create");
         for (const k of changed.get("berth-db-create")!) assert.ok(create.ignoreChanges.includes(k), `db-create ignores ${k}`);
         assert.match(String(one(v2, "docker:index/image:Image").inputs.imageName), /^berth-dev-app:v2-[0-9a-f]{12}$/);
-        assert.equal(v2.outputs.appVersion.value, 2);
+        assert.equal(output(v2, "appVersion").value, 2);
     });
 
     it("a code change at the same version gives a new image, migrate and app", async () => {
@@ -133,7 +140,7 @@ describe("the deployment under mocks", () => {
             assert.ok(r.secretInputs.includes("envs"), `${c} envs are secret`);
         }
         const app = one(v1, CONTAINER, "-app").inputs.envs as string[];
-        const passwords = app.filter((e) => /^(MYSQL_PASSWORD|SECRET_KEY_BASE)=/.test(e)).map((e) => e.split("=")[1]);
+        const passwords = app.filter((e) => /^(MYSQL_PASSWORD|SECRET_KEY_BASE)=/.test(e)).map((e) => e.split("=")[1] ?? "");
         assert.equal(passwords.length, 2);
         assert.ok(passwords.every((p) => p.length >= 32));
         const mysqlEnv = one(v1, CONTAINER, "-mysql").inputs.envs as string[];
@@ -147,7 +154,7 @@ describe("the deployment under mocks", () => {
         assert.doesNotMatch(plain, /PRIVATE KEY/);
         for (const r of v1.resources.filter((x) => x.type !== CONTAINER)) {
             assert.ok(
-                !JSON.stringify(r.inputs).includes(passwords[0]) || r.secretInputs.length > 0,
+                !JSON.stringify(r.inputs).includes(passwords[0]!) || r.secretInputs.length > 0,
                 `${r.name} holds a password in plain inputs`,
             );
         }
@@ -176,18 +183,18 @@ describe("the deployment under mocks", () => {
             if (c.name.endsWith("-nginx")) assert.deepEqual(c.inputs.ports, [{ internal: 80, external: 80 }]);
             else assert.equal(c.inputs.ports, undefined, `${c.name} publishes nothing`);
         }
-        const upload = (one(v1, CONTAINER, "-nginx").inputs.uploads as { file: string; content: string }[])[0];
+        const upload = nginxUpload(v1);
         assert.equal(upload.file, "/etc/nginx/conf.d/default.conf");
         assert.match(upload.content, /resolver 127\.0\.0\.11/);
         assert.match(upload.content, /server app-blue:3000 resolve;/);
     });
 
     it("prints ready-to-paste commands", () => {
-        const name = v1.outputs.appContainer.value;
-        assert.equal(v1.outputs.logsCommand.value, `docker --context berth-dev logs --follow ${name}`);
-        assert.equal(v1.outputs.execCommand.value, `docker --context berth-dev exec -it ${name} <command>`);
-        assert.match(String(v1.outputs.dockerContextCommand.value), /node scripts\/docker-context\.js berth-dev$/);
-        assert.match(String(v1.outputs.url.value), /^http:\/\/ec2-.*\/$/);
+        const name = String(output(v1, "appContainer").value);
+        assert.equal(output(v1, "logsCommand").value, `docker --context berth-dev logs --follow ${name}`);
+        assert.equal(output(v1, "execCommand").value, `docker --context berth-dev exec -it ${name} <command>`);
+        assert.match(String(output(v1, "dockerContextCommand").value), /node scripts\/docker-context\.js berth-dev$/);
+        assert.match(String(output(v1, "url").value), /^http:\/\/ec2-.*\/$/);
     });
 });
 
@@ -213,7 +220,7 @@ describe("the original Rails app, by config alone", () => {
         const r = await runProgram(v(1, { maxBodySize: "512k", clientTimeout: 25, connLimitPerClient: 0, rateLimitPerClient: 40 }));
         assert.equal(r.error, undefined);
         assert.ok((one(r, CONTAINER, "-app").inputs.envs as string[]).includes("MAX_BODY_SIZE=524288"));
-        const conf = (one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content;
+        const conf = nginxUpload(r).content;
         assert.match(conf, /^ {4}client_max_body_size 512k;$/m);
         assert.match(conf, /^ {4}client_body_timeout 25s;$/m);
         assert.doesNotMatch(conf, /^\s*limit_conn/m);
@@ -244,7 +251,7 @@ describe("the original Rails app, by config alone", () => {
         assert.ok((app.envs as string[]).includes("RAILS_ENV=production"));
         assert.ok((app.envs as string[]).includes("MYSQL_DATABASE=devops_production"));
         assert.deepEqual(one(r, CONTAINER, "-migrate").inputs.command, ["bundle", "exec", "rake", "db:migrate"]);
-        assert.match((one(r, CONTAINER, "-nginx").inputs.uploads as { content: string }[])[0].content, /server app-green:9999 resolve;/);
+        assert.match(nginxUpload(r).content, /server app-green:9999 resolve;/);
     });
 });
 

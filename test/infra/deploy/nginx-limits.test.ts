@@ -118,7 +118,7 @@ function raw(
             closedAfterMs = performance.now() - started;
             socket.end();
         });
-        socket.once("connect", async () => {
+        const send = async () => {
             try {
                 for (const [i, part] of parts.entries()) {
                     if (i > 0 && o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
@@ -128,7 +128,9 @@ function raw(
             } catch (e) {
                 reject(e);
             }
-        });
+        };
+        // send() settles on its own: a failure rejects the request's promise.
+        socket.once("connect", () => void send());
     });
 }
 

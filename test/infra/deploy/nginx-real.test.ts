@@ -157,7 +157,7 @@ describe("rendered nginx config in front of two app processes, one per slot", ()
     it("a live backend draining on SIGTERM after the flip finishes its requests; none fails", async (t) => {
         const s = await startStack(t);
         const load = new Load(s.url, CLIENTS);
-        let code: number | null = null;
+        let code: number | null;
         try {
             await load.until("blue to answer 300 requests", () => servedBy(load.samples, A.name) >= 300);
             fs.writeFileSync(s.marker, "");

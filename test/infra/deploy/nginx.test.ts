@@ -15,7 +15,7 @@ function render(opts: NginxConfigOptions) {
     const [main, probe] = all(top, "server").map((s) => s.block ?? []);
     const server = main ?? [];
     const location = one(server, "location");
-    const upstreams = Object.fromEntries(all(top, "upstream").map((u) => [u.args[0], u.block ?? []]));
+    const upstreams = Object.fromEntries(all(top, "upstream").map((u): [string, Directive[]] => [u.args[0] ?? "", u.block ?? []]));
     return { top, server, probe: probe ?? [], upstreams, location: location.block ?? [], locationArgs: location.args };
 }
 
@@ -245,8 +245,9 @@ describe("renderNginxConfig", () => {
         assert.equal(renderNginxConfig(BASE), renderNginxConfig(BASE));
     });
 
-    const rejects = (label: string, opts: unknown, message: string) =>
+    const rejects = (label: string, opts: unknown, message: string) => {
         it(`rejects ${label}`, () => assert.throws(() => renderNginxConfig(opts as NginxConfigOptions), { message }));
+    };
     rejects("null", null, "nginx: options must be an object");
     rejects("a typo", { ...BASE, listenPrt: 80 }, 'nginx: unknown option "listenPrt"');
     rejects("no slots", { appPort: 1, routeDir: "/r" }, "nginx: slots is required");

@@ -98,7 +98,7 @@ describe("the auto-detected admin address under mocks", () => {
 
     it("says nothing when the address is the one already open", () => {
         // The group, its rule list, then each of its 6 rules: HTTP and egress for both families, 22 and 2376.
-        assert.deepEqual(lookups(same), [LOOKUPS[0], LOOKUPS[1], ...Array(6).fill(LOOKUPS[2])]);
+        assert.deepEqual(lookups(same), [LOOKUPS[0], LOOKUPS[1], ...Array<string | undefined>(6).fill(LOOKUPS[2])]);
         assert.deepEqual(adminLogs(same), []);
         assert.deepEqual(openTo(same, 2376), ["203.0.113.7/32"]);
     });

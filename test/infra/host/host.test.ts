@@ -2,7 +2,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import * as yaml from "js-yaml";
-import { BASE_CONFIG, byType, one, ProgramResult, runProgram } from "../../support/program";
+import { BASE_CONFIG, byType, one, output, ProgramResult, runProgram } from "../../support/program";
 import { MOCK_DNS, MOCK_IP } from "../../support/mocks";
 import { Ec2, instanceTags, orders, sameTags, type Tags } from "./ec2-volume-tags";
 
@@ -42,7 +42,7 @@ describe("the host under mocks", () => {
     it("requires IMDSv2 with one hop and encrypts both disks", () => {
         const instance = one(r, "aws:ec2/instance:Instance").inputs as Record<string, Record<string, unknown>>;
         assert.deepEqual(instance.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
-        assert.equal(instance.rootBlockDevice.encrypted, true);
+        assert.equal(instance.rootBlockDevice?.encrypted, true);
         const data = one(r, "aws:ebs/volume:Volume").inputs;
         assert.equal(data.encrypted, true);
         assert.equal(data.type, "gp3");
@@ -84,7 +84,7 @@ describe("the host under mocks", () => {
             assert.ok(k.secretInputs.includes("caPrivateKeyPem"), k.name);
         assert.ok(one(r, "pulumi:providers:docker").secretInputs.includes("keyMaterial"));
         assert.ok(one(r, "command:local:Command", "-ready").secretInputs.includes("environment"));
-        assert.equal(r.outputs.dockerClientKey.secret, true);
+        assert.equal(output(r, "dockerClientKey").secret, true);
         for (const [name, o] of Object.entries(r.outputs)) {
             if (!o.secret) assert.doesNotMatch(JSON.stringify(o.value), /PRIVATE KEY/, name);
         }
@@ -117,10 +117,10 @@ describe("the host under mocks", () => {
     });
 
     it("exports the address, the Docker endpoint and an ssh command", () => {
-        assert.equal(r.outputs.publicIp.value, MOCK_IP);
-        assert.equal(r.outputs.publicDns.value, MOCK_DNS);
-        assert.equal(r.outputs.dockerHost.value, `tcp://${MOCK_IP}:2376`);
-        assert.equal(r.outputs.sshCommand.value, `ssh core@${MOCK_IP}`);
+        assert.equal(output(r, "publicIp").value, MOCK_IP);
+        assert.equal(output(r, "publicDns").value, MOCK_DNS);
+        assert.equal(output(r, "dockerHost").value, `tcp://${MOCK_IP}:2376`);
+        assert.equal(output(r, "sshCommand").value, `ssh core@${MOCK_IP}`);
     });
 });
 

@@ -2,7 +2,7 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { localPlatform } from "../../../infra/targets/local";
-import { BASE_CONFIG, byType, one, ProgramResult, runProgram } from "../../support/program";
+import { BASE_CONFIG, byType, one, output, ProgramResult, runProgram } from "../../support/program";
 
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
@@ -108,7 +108,7 @@ describe("target local under mocks", () => {
         ]);
         const mysql = one(local, CONTAINER, "-mysql");
         assert.ok(
-            mysql.propertyDependencies.volumes?.includes(volumes[0].urn),
+            mysql.propertyDependencies.volumes?.includes(volumes[0]!.urn),
             "mysql takes the volume's name: created first, deleted last",
         );
         assert.equal(byType(aws, VOLUME).length, 0, "aws keeps them on the host's data volume");
@@ -129,7 +129,7 @@ describe("target local under mocks", () => {
         }
         const r = await runProgram({ config: { ...LOCAL, localPort: 9090 } });
         assert.deepEqual(one(r, CONTAINER, "-nginx").inputs.ports, [{ internal: 80, external: 9090, ip: "127.0.0.1" }]);
-        assert.equal(r.outputs.url.value, "http://localhost:9090/");
+        assert.equal(output(r, "url").value, "http://localhost:9090/");
     });
 
     it("builds the image for this machine's CPU", () => {
@@ -141,7 +141,7 @@ describe("target local under mocks", () => {
     });
 
     it("outputs what makes sense here, with commands without a context, and no AWS output", () => {
-        const name = String(local.outputs.appContainer.value);
+        const name = String(output(local, "appContainer").value);
         assert.deepEqual(Object.fromEntries(Object.entries(local.outputs).map(([k, o]) => [k, o.value])), {
             url: "http://localhost:8080/",
             appVersion: 1,

@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { BASE_CONFIG, byType, one, runProgram, type ProgramResult } from "../../support/program";
+import { BASE_CONFIG, byType, one, output, runProgram, type ProgramResult } from "../../support/program";
 import { parseCloudConfig } from "../../support/mtls/host-files";
 import { expiryWarnings, ROTATION_DOC, VALIDITY_HOURS } from "../../../infra/tls";
 
@@ -32,8 +32,8 @@ describe("expiryWarnings", () => {
     it("says which have expired, one warning each", () => {
         const w = expiryWarnings({ ca: "2030-01-20T00:00:00.000Z", server: "2029-12-01T00:00:00.000Z", client: far }, now);
         assert.equal(w.length, 2);
-        assert.match(w[0], /CA certificate expires on 2030-01-20T00:00:00\.000Z \(in 19 days\)/);
-        assert.match(w[1], /server \(daemon\) certificate expired on 2029-12-01T00:00:00\.000Z/);
+        assert.match(w[0]!, /CA certificate expires on 2030-01-20T00:00:00\.000Z \(in 19 days\)/);
+        assert.match(w[1]!, /server \(daemon\) certificate expired on 2029-12-01T00:00:00\.000Z/);
     });
 
     it("points to a document that exists", () => {
@@ -58,7 +58,7 @@ describe("certificate expiry under mocks", () => {
         const out = fresh.outputs.tlsExpiry;
         assert.ok(out, "no tlsExpiry output");
         assert.equal(out.secret, false);
-        const e = out.value as Record<string, string>;
+        const e = out.value as { ca: string; server: string; client: string };
         assert.deepEqual(Object.keys(e).sort(), ["ca", "client", "server"]);
         for (const v of Object.values(e)) assert.match(v, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         const server = parseCloudConfig(String(one(fresh, "aws:ec2/instance:Instance").inputs.userData)).write_files?.find(
@@ -66,9 +66,10 @@ describe("certificate expiry under mocks", () => {
         )?.content;
         const notAfter = (pem: unknown) => new Date(new X509Certificate(String(pem)).validTo).getTime();
         // X.509 keeps whole seconds.
-        const near = (iso: string, pem: unknown) => assert.ok(Math.abs(new Date(iso).getTime() - notAfter(pem)) < 1000, `${iso} vs ${pem}`);
-        near(e.ca, fresh.outputs.dockerCaCert.value);
-        near(e.client, fresh.outputs.dockerClientCert.value);
+        const near = (iso: string, pem: unknown) =>
+            assert.ok(Math.abs(new Date(iso).getTime() - notAfter(pem)) < 1000, `${iso} vs ${String(pem)}`);
+        near(e.ca, output(fresh, "dockerCaCert").value);
+        near(e.client, output(fresh, "dockerClientCert").value);
         near(e.server, server);
         const years = (iso: string) => (new Date(iso).getTime() - Date.now()) / (365 * DAY);
         assert.ok(years(e.ca) > 9.9 && years(e.server) > 4.9 && years(e.client) > 1.9, JSON.stringify(e));
@@ -81,9 +82,9 @@ describe("certificate expiry under mocks", () => {
     it("warns when the client certificate has 10 days left, naming it, its end and the rotation document", () => {
         const w = certWarnings(clientSoon);
         assert.equal(w.length, 1, JSON.stringify(w));
-        const end = (clientSoon.outputs.tlsExpiry.value as Record<string, string>).client;
+        const end = (output(clientSoon, "tlsExpiry").value as Record<string, string>).client;
         assert.equal(
-            w[0].message,
+            w[0]!.message,
             `The Docker API's client certificate expires on ${end} (in 10 days): renew it as docs/tls-rotation.md describes.`,
         );
     });
@@ -91,8 +92,8 @@ describe("certificate expiry under mocks", () => {
     it("warns when the server certificate has 3 days left (and about the client certificate, long expired)", () => {
         const w = certWarnings(serverSoon).map((l) => l.message);
         assert.equal(w.length, 2, JSON.stringify(w));
-        assert.match(w[0], /server \(daemon\) certificate expires on .* \(in 3 days\): renew it as docs\/tls-rotation\.md describes\./);
-        assert.match(w[1], /client certificate expired on /);
+        assert.match(w[0]!, /server \(daemon\) certificate expires on .* \(in 3 days\): renew it as docs\/tls-rotation\.md describes\./);
+        assert.match(w[1]!, /client certificate expired on /);
     });
 
     it("renews leaves on their own late in their life, the client in its last 30 days, the server in its last 7; never the CA", () => {

@@ -5,7 +5,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import forge from "node-forge";
-import { BASE_CONFIG, one, runProgram, type ProgramResult } from "../../support/program";
+import { BASE_CONFIG, one, output, runProgram, type ProgramResult } from "../../support/program";
 import { parseCloudConfig } from "../../support/mtls/host-files";
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -43,7 +43,9 @@ function authorityKeyId(pem: string): string | undefined {
     const e = ext(pem, "authorityKeyIdentifier");
     if (!e?.value) return undefined;
     const seq = forge.asn1.fromDer(e.value);
-    const id = (seq.value as forge.asn1.Asn1[]).find((v) => v.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && v.type === 0);
+    const id = (seq.value as forge.asn1.Asn1[]).find(
+        (v) => v.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && v.type === (0 as forge.asn1.Type),
+    );
     return id ? forge.util.bytesToHex(id.value as string) : undefined;
 }
 
@@ -55,8 +57,8 @@ describe("the Docker API's TLS material", () => {
     before(async () => {
         r = await runProgram({ config: BASE_CONFIG });
         assert.equal(r.error, undefined);
-        ca = String(r.outputs.dockerCaCert.value);
-        client = String(r.outputs.dockerClientCert.value);
+        ca = String(output(r, "dockerCaCert").value);
+        client = String(output(r, "dockerClientCert").value);
         const doc = parseCloudConfig(String(one(r, "aws:ec2/instance:Instance").inputs.userData));
         server = String(doc.write_files?.find((f) => f.path === "/etc/docker/server.pem")?.content);
     });

@@ -49,10 +49,12 @@ export function writeHostFiles(doc: CloudConfig, prefix: string, root: string): 
 /** The content of one drop-in of one unit, or an error naming what is missing. */
 export function dropIn(doc: CloudConfig, unitName: string, dropInName: string): string {
     const units = (doc.coreos?.units ?? []).filter((u) => u.name === unitName);
-    if (units.length !== 1) throw new Error(`expected one unit ${unitName} in coreos.units, found ${units.length}`);
-    const found = (units[0].drop_ins ?? []).filter((d) => d.name === dropInName);
-    if (found.length !== 1) throw new Error(`expected one drop-in ${dropInName} on ${unitName}, found ${found.length}`);
-    return found[0].content;
+    const [unit] = units;
+    if (units.length !== 1 || !unit) throw new Error(`expected one unit ${unitName} in coreos.units, found ${units.length}`);
+    const found = (unit.drop_ins ?? []).filter((d) => d.name === dropInName);
+    const [only] = found;
+    if (found.length !== 1 || !only) throw new Error(`expected one drop-in ${dropInName} on ${unitName}, found ${found.length}`);
+    return only.content;
 }
 
 /**
@@ -65,7 +67,7 @@ export function systemdWords(value: string): string[] {
     let inWord = false;
     let quote: '"' | "'" | null = null;
     for (let i = 0; i < value.length; i++) {
-        const c = value[i];
+        const c = value.charAt(i);
         if (c === "\\" && i + 1 < value.length) {
             word += value[++i];
             inWord = true;
@@ -99,14 +101,14 @@ export function serviceEnvironment(unitText: string): Record<string, string> {
     for (const raw of unitText.split("\n")) {
         const line = raw.trim();
         if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-        const header = /^\[(.+)\]$/.exec(line);
-        if (header) {
-            section = header[1];
+        const header = /^\[(.+)\]$/.exec(line)?.[1];
+        if (header !== undefined) {
+            section = header;
             continue;
         }
-        const m = /^Environment\s*=\s*(.*)$/.exec(line);
-        if (section !== "Service" || !m) continue;
-        for (const assignment of systemdWords(m[1])) {
+        const assignments = /^Environment\s*=\s*(.*)$/.exec(line)?.[1];
+        if (section !== "Service" || assignments === undefined) continue;
+        for (const assignment of systemdWords(assignments)) {
             const eq = assignment.indexOf("=");
             if (eq <= 0) throw new Error(`Environment= entry without a name: ${JSON.stringify(assignment)}`);
             env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
@@ -147,8 +149,8 @@ export function relocateFlagPaths(
         return local;
     };
     const out = argv.map((word) => {
-        const eq = /^(--?[A-Za-z0-9-]+=)(.*)$/.exec(word);
-        return eq ? eq[1] + relocate(eq[2]) : relocate(word);
+        const [, flag, value] = /^(--?[A-Za-z0-9-]+=)(.*)$/.exec(word) ?? [];
+        return flag !== undefined && value !== undefined ? flag + relocate(value) : relocate(word);
     });
     return { argv: out, paths };
 }

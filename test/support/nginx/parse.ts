@@ -17,8 +17,10 @@ function tokenize(text: string): Token[] {
         const c = text[i] as string;
         if (/\s/.test(c)) i++;
         else if (c === "#") i = text.includes("\n", i) ? text.indexOf("\n", i) : text.length;
-        else if (c === ";" || c === "{" || c === "}") (tokens.push({ punct: c }), i++);
-        else if (c === '"' || c === "'") {
+        else if (c === ";" || c === "{" || c === "}") {
+            tokens.push({ punct: c });
+            i++;
+        } else if (c === '"' || c === "'") {
             let word = "";
             for (i++; text[i] !== c; i++) {
                 if (i >= text.length) throw new Error("parse: unterminated quote");

@@ -28,6 +28,7 @@ export function parseConfigSet(words: readonly string[]): ConfigSetCommand | und
     const args: string[] = [];
     for (let i = 3; i < words.length; i++) {
         const w = words[i];
+        if (w === undefined) break;
         if (w === "--path") cmd.path = true;
         else if (w === "--secret") cmd.secret = true;
         else if (w === "--plaintext") cmd.plaintext = true;
@@ -37,12 +38,15 @@ export function parseConfigSet(words: readonly string[]): ConfigSetCommand | und
         else args.push(w);
     }
     // cobra.RangeArgs(1, 2); the value is read from stdin when missing, which a README line cannot do.
-    if (args.length !== 2) throw new Error(`pulumi config set takes a key and a value here, got ${JSON.stringify(args)}`);
+    const [key, value] = args;
+    if (args.length !== 2 || key === undefined || value === undefined)
+        throw new Error(`pulumi config set takes a key and a value here, got ${JSON.stringify(args)}`);
     if ([cmd.secret, cmd.plaintext, cmd.type !== undefined].filter(Boolean).length > 1) {
         // setCmd.MarkFlagsMutuallyExclusive("secret", "plaintext", "type")
         throw new CliError("if any flags in the group [secret plaintext type] are set none of the others can be");
     }
-    [cmd.key, cmd.value] = args;
+    cmd.key = key;
+    cmd.value = value;
     return cmd;
 }
 
@@ -117,7 +121,7 @@ export function shellWords(line: string): string[] {
     const words: string[] = [];
     let word: string | undefined;
     for (let i = 0; i < line.length; i++) {
-        const c = line[i];
+        const c = line.charAt(i);
         if (c === " " || c === "\t") {
             if (word !== undefined) words.push(word);
             word = undefined;
@@ -162,7 +166,7 @@ export function configSetCommandsIn(markdown: string): { source: string; block: 
             continue;
         }
         if (inFence) snippets.push({ text: line, block });
-        else for (const m of line.matchAll(/`([^`]+)`/g)) snippets.push({ text: m[1], block: -1 });
+        else for (const m of line.matchAll(/`([^`]+)`/g)) snippets.push({ text: m[1] ?? "", block: -1 });
     }
     for (const { text, block: b } of snippets) {
         const code = text.replace(/(^|\s)#.*$/, "");

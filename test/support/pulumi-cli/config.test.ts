@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { configSet, configSetCommandsIn, parseConfigSet, shellWords } from "./config-set";
-import { CliError, goAtoiAccepts, loadProject, validateConfigValue } from "./project";
+import { CliError, declared, goAtoiAccepts, loadProject, validateConfigValue } from "./project";
 import { loadProjectStack, programConfig, stackConfigOf, validateStackConfigAndApplyProjectConfig } from "./stack-config";
 
 // config.Base64Crypter (sdk/go/common/resource/config/crypt.go), as the CLI's tests use it.
@@ -47,8 +47,8 @@ describe("Pulumi.yaml loading (LoadProjectBytes)", () => {
         const p = loadProject(
             'name: test\nconfig:\n  s:\n    type: string\n    default: ""\n  l:\n    type: array\n    items:\n      type: string\n    default: []\n',
         );
-        assert.equal(p.config.s.default, "");
-        assert.deepEqual(p.config.l.default, []);
+        assert.equal(declared(p.config, "s").default, "");
+        assert.deepEqual(declared(p.config, "l").default, []);
     });
 
     it("refuses an array without items, an unknown attribute, an unknown type, and both default and value", () => {

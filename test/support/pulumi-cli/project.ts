@@ -28,6 +28,13 @@ export interface Project {
     config: Record<string, ProjectConfigType>;
 }
 
+/** The declaration of `key` in a project's config block, which must have one. */
+export function declared<T>(config: Record<string, T>, key: string): T {
+    const d = config[key];
+    if (d === undefined) throw new Error(`the project declares no config key ${key}`);
+    return d;
+}
+
 /** An error the CLI would print, and stop on. */
 export class CliError extends Error {
     constructor(message: string) {
@@ -118,7 +125,7 @@ function rewriteShorthandConfigValues(projectName: string, config: Record<string
         const shorthand =
             typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v)) || Array.isArray(v);
         if (shorthand) out[key] = isProjectKey(projectName, key) ? { default: v } : { value: v };
-        else out[key] = (isMap(v) ? v : {}) as ProjectConfigType;
+        else out[key] = isMap(v) ? v : {};
     }
     return out;
 }

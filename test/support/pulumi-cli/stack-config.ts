@@ -7,7 +7,7 @@
  * name is a property path (Map.Get parses `a.b` and `a[0]` as paths: Berth's keys are identifiers).
  */
 import * as yaml from "js-yaml";
-import { CliError, isProjectKey, inferFullTypeName, Project, validateConfigValue } from "./project";
+import { CliError, declared, isProjectKey, inferFullTypeName, Project, validateConfigValue } from "./project";
 
 /**
  * sdk/go/common/resource/config/value.go, Value: the stored text; a secret holds the ciphertext; an
@@ -127,7 +127,7 @@ export function validateStackConfigAndApplyProjectConfig(
     // The project's keys in sorted order; a declared key absent from the stack is required unless it
     // has a `default` (or a `value`), and only when the project owns its namespace.
     for (const key of goSorted(Object.keys(project.config))) {
-        const t = project.config[key];
+        const t = declared(project.config, key);
         const full = fullKey(project.name, key);
         const hasDefault = t.default !== undefined && t.default !== null;
         const hasValue = t.value !== undefined && t.value !== null;
@@ -146,7 +146,7 @@ export function validateStackConfigAndApplyProjectConfig(
     // sorted order and stop at the first bad one.
     for (const v of merged.values()) plaintextOf(v, decrypt);
     for (const key of goSorted(Object.keys(project.config))) {
-        const t = project.config[key];
+        const t = declared(project.config, key);
         if (t.type === undefined) continue;
         const v = merged.get(fullKey(project.name, key)) ?? { value: "", secure: false, object: false };
         // validateStackConfigValue: a key declared `secret: true` must hold a secret, even when the
