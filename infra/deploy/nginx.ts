@@ -63,6 +63,28 @@ export interface NginxConfigOptions {
     readonly upstreamKeepalive?: number;
     /** How long an idle upstream connection is kept: shorter than the app's own idle timeout. Default "2s". */
     readonly upstreamKeepaliveTimeout?: string;
+    /** HTTPS for visitors. Undefined: HTTP only, the file exactly as without this option. */
+    readonly tls?: NginxTlsOptions;
+}
+
+/**
+ * HTTPS with a certificate an ACME client writes while nginx runs. Before the first certificate exists
+ * nginx serves the app over HTTP as without TLS (its HTTPS handshakes fail); once `certDir/fullchain.pem`
+ * exists, HTTP answers a redirect to HTTPS, except the ACME challenge. A renewed certificate is picked up
+ * within `certCheckInterval`, without a reload. nginx's worker processes read the files at handshake time,
+ * so `privkey.pem` must be readable by the worker user, not only by root.
+ */
+export interface NginxTlsOptions {
+    /** Directory in the nginx container holding `fullchain.pem` and `privkey.pem`; may not exist yet. Required. */
+    readonly certDir: string;
+    /** Directory whose files answer `/.well-known/acme-challenge/<file>` on the HTTP port (HTTP-01). Required. */
+    readonly acmeWebroot: string;
+    /** `Strict-Transport-Security` max-age on HTTPS answers, in seconds; 0: no header. Default 0. */
+    readonly hstsSeconds?: number;
+    /** Port nginx listens on for HTTPS, IPv4 and IPv6 (as `listenIpv6`). Default 443. */
+    readonly httpsPort?: number;
+    /** How long nginx uses a loaded certificate before checking its files for a new one. Default "60s". */
+    readonly certCheckInterval?: string;
 }
 
 /** One node of an nginx configuration: a directive (with a block or not) or a comment line. */
@@ -107,6 +129,23 @@ export const UPSTREAMS = { blue: "berth_blue", green: "berth_green", probeBlue: 
 
 /** The shared-memory zones of the per-address limits. */
 const LIMIT_ZONES = { conn: "berth_conn", req: "berth_req" };
+
+const TLS_DEFAULTS = { hstsSeconds: 0, httpsPort: 443, certCheckInterval: "60s" } as const;
+
+/**
+ * The TLS 1.2 cipher suites of Mozilla's "intermediate" profile (https://ssl-config.mozilla.org/, nginx,
+ * intermediate), ECDHE only: its DHE suites need `ssl_dhparam`, without which nginx never uses them
+ * (https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_dhparam). TLS 1.3 suites are not set here:
+ * OpenSSL's defaults are all AEAD.
+ */
+const TLS12_CIPHERS = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
 
 /** A byte count in nginx's size syntax, in the largest exact unit: 1048576 is "1m", 65536 "64k", 1000 "1000". */
 export function nginxSize(bytes: number): string {
@@ -161,6 +200,64 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
     const marker = routeMarker(o.routeDir, o.slots);
     const connLimit = o.connLimitPerClient > 0;
     const rateLimit = o.rateLimitPerClient > 0;
+    /** What each visitor-facing server has, HTTP or HTTPS: names, logs, limits, the live slot, the Host the app gets. */
+    const serverCommon: NginxNode[] = [
+        { name: "server_name", args: [o.serverName] },
+        { name: "server_tokens", args: ["off"] },
+        { comment: "Buffered: one write (and one wake-up of Docker's log reader) per 32k of lines, at most 1 s late." },
+        { name: "access_log", args: ["/dev/stdout", "berth", "buffer=32k", "flush=1s"] },
+        { name: "client_max_body_size", args: [o.clientMaxBodySize] },
+        { comment: "Slow clients: the whole header, each read of the body, each write of the response." },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_header_timeout" },
+        { name: "client_header_timeout", args: [o.clientTimeout] },
+        { name: "client_body_timeout", args: [o.clientTimeout] },
+        { name: "send_timeout", args: [o.clientTimeout] },
+        ...(connLimit
+            ? [
+                  { comment: "Requests in progress per address (idle keep-alive connections do not count)." },
+                  { name: "limit_conn", args: [LIMIT_ZONES.conn, String(o.connLimitPerClient)] },
+                  { name: "limit_conn_status", args: ["429"] },
+              ]
+            : []),
+        ...(rateLimit
+            ? [
+                  { comment: "Up to the burst at once, then the rate; the rest 429 (nodelay: none is queued)." },
+                  { name: "limit_req", args: [`zone=${LIMIT_ZONES.req}`, `burst=${o.rateLimitBurst}`, "nodelay"] },
+                  { name: "limit_req_status", args: ["429"] },
+              ]
+            : []),
+        { comment: "The live slot, read per request (one stat): the cutover creates or removes the marker." },
+        { name: "set", args: ["$berth_upstream", UPSTREAMS.blue] },
+        { name: "if", args: ["(-f", `${marker})`], block: [{ name: "set", args: ["$berth_upstream", UPSTREAMS.green] }] },
+        { comment: "The Host the app gets: the client's as sent (with its port); for a request without one (HTTP/1.0)," },
+        { comment: "$host: the request line's host, else this server's name; an empty header would not be sent at all." },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#var_host" },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header" },
+        { name: "set", args: ["$berth_host", "$http_host"] },
+        { name: "if", args: ["($berth_host", "=", "", ")"], block: [{ name: "set", args: ["$berth_host", "$host"] }] },
+    ];
+    /** The app's location: the same nodes on the HTTP and the HTTPS port. */
+    const appLocation: NginxNode[] = [
+        { comment: "A variable naming an upstream{} group selects that group, keep-alive and all." },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass" },
+        { name: "proxy_pass", args: ["http://$berth_upstream"] },
+        { comment: "Refused, reset, timed out or 502/503: try the backup slot. nginx never resends a" },
+        { comment: "non-idempotent request (POST...) the app may have received." },
+        { name: "proxy_next_upstream", args: ["error", "timeout", "http_502", "http_503"] },
+        { name: "proxy_next_upstream_tries", args: [String(o.nextUpstreamTries)] },
+        { name: "proxy_next_upstream_timeout", args: [o.nextUpstreamTimeout] },
+        ...proxyCommon,
+        { name: "proxy_set_header", args: ["Host", "$berth_host"] },
+        { name: "proxy_set_header", args: ["X-Real-IP", "$remote_addr"] },
+        { name: "proxy_set_header", args: ["X-Forwarded-For", "$proxy_add_x_forwarded_for"] },
+        { name: "proxy_set_header", args: ["X-Forwarded-Proto", "$scheme"] },
+        { comment: "The app's own error pages reach the client unchanged." },
+        { name: "proxy_intercept_errors", args: ["off"] },
+    ];
+    const httpListens = [
+        listen(String(o.listenPort), "default_server"),
+        ...(o.listenIpv6 ? [listen(`[::]:${o.listenPort}`, "default_server")] : []),
+    ];
     return [
         { comment: "Rendered by Berth (infra/deploy/nginx.ts): edit the options, not this file." },
         { name: "log_format", args: ["berth", LOG_FORMAT] },
@@ -185,67 +282,9 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
         routed(UPSTREAMS.green, o.slots.green, o.slots.blue),
         probe(UPSTREAMS.probeBlue, o.slots.blue),
         probe(UPSTREAMS.probeGreen, o.slots.green),
-        {
-            name: "server",
-            block: [
-                listen(String(o.listenPort), "default_server"),
-                ...(o.listenIpv6 ? [listen(`[::]:${o.listenPort}`, "default_server")] : []),
-                { name: "server_name", args: [o.serverName] },
-                { name: "server_tokens", args: ["off"] },
-                { comment: "Buffered: one write (and one wake-up of Docker's log reader) per 32k of lines, at most 1 s late." },
-                { name: "access_log", args: ["/dev/stdout", "berth", "buffer=32k", "flush=1s"] },
-                { name: "client_max_body_size", args: [o.clientMaxBodySize] },
-                { comment: "Slow clients: the whole header, each read of the body, each write of the response." },
-                { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_header_timeout" },
-                { name: "client_header_timeout", args: [o.clientTimeout] },
-                { name: "client_body_timeout", args: [o.clientTimeout] },
-                { name: "send_timeout", args: [o.clientTimeout] },
-                ...(connLimit
-                    ? [
-                          { comment: "Requests in progress per address (idle keep-alive connections do not count)." },
-                          { name: "limit_conn", args: [LIMIT_ZONES.conn, String(o.connLimitPerClient)] },
-                          { name: "limit_conn_status", args: ["429"] },
-                      ]
-                    : []),
-                ...(rateLimit
-                    ? [
-                          { comment: "Up to the burst at once, then the rate; the rest 429 (nodelay: none is queued)." },
-                          { name: "limit_req", args: [`zone=${LIMIT_ZONES.req}`, `burst=${o.rateLimitBurst}`, "nodelay"] },
-                          { name: "limit_req_status", args: ["429"] },
-                      ]
-                    : []),
-                { comment: "The live slot, read per request (one stat): the cutover creates or removes the marker." },
-                { name: "set", args: ["$berth_upstream", UPSTREAMS.blue] },
-                { name: "if", args: ["(-f", `${marker})`], block: [{ name: "set", args: ["$berth_upstream", UPSTREAMS.green] }] },
-                { comment: "The Host the app gets: the client's as sent (with its port); for a request without one (HTTP/1.0)," },
-                { comment: "$host: the request line's host, else this server's name; an empty header would not be sent at all." },
-                { comment: "https://nginx.org/en/docs/http/ngx_http_core_module.html#var_host" },
-                { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header" },
-                { name: "set", args: ["$berth_host", "$http_host"] },
-                { name: "if", args: ["($berth_host", "=", "", ")"], block: [{ name: "set", args: ["$berth_host", "$host"] }] },
-                {
-                    name: "location",
-                    args: ["/"],
-                    block: [
-                        { comment: "A variable naming an upstream{} group selects that group, keep-alive and all." },
-                        { comment: "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass" },
-                        { name: "proxy_pass", args: ["http://$berth_upstream"] },
-                        { comment: "Refused, reset, timed out or 502/503: try the backup slot. nginx never resends a" },
-                        { comment: "non-idempotent request (POST...) the app may have received." },
-                        { name: "proxy_next_upstream", args: ["error", "timeout", "http_502", "http_503"] },
-                        { name: "proxy_next_upstream_tries", args: [String(o.nextUpstreamTries)] },
-                        { name: "proxy_next_upstream_timeout", args: [o.nextUpstreamTimeout] },
-                        ...proxyCommon,
-                        { name: "proxy_set_header", args: ["Host", "$berth_host"] },
-                        { name: "proxy_set_header", args: ["X-Real-IP", "$remote_addr"] },
-                        { name: "proxy_set_header", args: ["X-Forwarded-For", "$proxy_add_x_forwarded_for"] },
-                        { name: "proxy_set_header", args: ["X-Forwarded-Proto", "$scheme"] },
-                        { comment: "The app's own error pages reach the client unchanged." },
-                        { name: "proxy_intercept_errors", args: ["off"] },
-                    ],
-                },
-            ],
-        },
+        ...(o.tls === undefined
+            ? [{ name: "server", block: [...httpListens, ...serverCommon, { name: "location", args: ["/"], block: appLocation }] }]
+            : tlsNodes(o, o.tls, { httpListens, serverCommon, appLocation, limited: connLimit || rateLimit })),
         { comment: "The cutover's probe: each slot alone, from inside this container only; says which address answered." },
         {
             name: "server",
@@ -274,6 +313,108 @@ function nginxConfigNodes(opts: NginxConfigOptions): NginxNode[] {
                         { name: "add_header", args: ["X-Berth-Upstream", "$upstream_addr", "always"] },
                     ],
                 })),
+            ],
+        },
+    ];
+}
+
+/**
+ * With `tls`: the HTTP server (the ACME challenge; the app until a certificate exists, a redirect to HTTPS
+ * after) and the HTTPS server, both around the same common nodes and app location.
+ */
+function tlsNodes(
+    o: Resolved,
+    t: ResolvedTls,
+    shared: { httpListens: NginxNode[]; serverCommon: NginxNode[]; appLocation: NginxNode[]; limited: boolean },
+): NginxNode[] {
+    const certDir = t.certDir.replace(/\/+$/, "");
+    const fullchain = `${certDir}/fullchain.pem`;
+    const httpsHost = t.httpsPort === 443 ? "$host" : `$host:${t.httpsPort}`;
+    const https = (address: string): NginxNode => ({ name: "listen", args: [address, "ssl", "default_server"] });
+    return [
+        { comment: "The certificate's directory as a variable: nginx then loads the files at handshake time, so it starts" },
+        { comment: "before the first certificate exists and picks up a renewed one without a reload." },
+        { comment: "https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_certificate (variables, 1.15.9+)" },
+        { name: "map", args: ["", "$berth_tls_dir"], block: [{ name: "default", args: [certDir] }] },
+        {
+            name: "server",
+            block: [
+                ...shared.httpListens,
+                ...shared.serverCommon,
+                {
+                    name: "location",
+                    args: ["/.well-known/acme-challenge/"],
+                    block: [
+                        { comment: "HTTP-01 (RFC 8555 section 8.3): the ACME client's token files, served here over HTTP even once" },
+                        { comment: "HTTPS is on: never redirected, never proxied." },
+                        { name: "alias", args: [`${t.acmeWebroot.replace(/\/+$/, "")}/`] },
+                        { name: "default_type", args: ["text/plain"] },
+                        ...(shared.limited
+                            ? [
+                                  { comment: "Counted, never refused: a validation burst must not fail the issuance." },
+                                  { comment: "https://nginx.org/en/docs/http/ngx_http_limit_req_module.html#limit_req_dry_run" },
+                                  { comment: "https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html#limit_conn_dry_run" },
+                                  { name: "limit_req_dry_run", args: ["on"] },
+                                  { name: "limit_conn_dry_run", args: ["on"] },
+                              ]
+                            : []),
+                    ],
+                },
+                {
+                    name: "location",
+                    args: ["/"],
+                    block: [
+                        { comment: "Once the ACME client has written a certificate, HTTP only redirects; checked per request (one stat)." },
+                        { comment: "https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#if" },
+                        {
+                            name: "if",
+                            args: ["(-f", `${fullchain})`],
+                            block: [{ name: "return", args: ["301", `https://${httpsHost}$request_uri`] }],
+                        },
+                        ...shared.appLocation,
+                    ],
+                },
+            ],
+        },
+        { comment: "HTTPS: the same limits, routing and proxying as HTTP. Until the certificate exists, handshakes fail." },
+        {
+            name: "server",
+            block: [
+                https(String(t.httpsPort)),
+                ...(o.listenIpv6 ? [https(`[::]:${t.httpsPort}`)] : []),
+                { comment: "https://nginx.org/en/docs/http/ngx_http_v2_module.html#http2 (1.25.1+)" },
+                { name: "http2", args: ["on"] },
+                { name: "ssl_certificate", args: ["$berth_tls_dir/fullchain.pem"] },
+                { name: "ssl_certificate_key", args: ["$berth_tls_dir/privkey.pem"] },
+                { comment: "A loaded certificate and key are reused for `valid`; after that each handshake first compares the" },
+                { comment: "files' inode and mtime and reloads them when they changed (src/event/ngx_event_openssl_cache.c). Failed" },
+                {
+                    comment:
+                        "loads are not cached. https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_certificate_cache (1.27.4+)",
+                },
+                { name: "ssl_certificate_cache", args: ["max=4", "inactive=1h", `valid=${t.certCheckInterval}`] },
+                { comment: "Mozilla's intermediate profile: https://ssl-config.mozilla.org/ (nginx, intermediate)." },
+                { name: "ssl_protocols", args: ["TLSv1.2", "TLSv1.3"] },
+                { name: "ssl_ciphers", args: [TLS12_CIPHERS] },
+                { name: "ssl_prefer_server_ciphers", args: ["off"] },
+                { comment: "10m: about 40 000 sessions. No tickets: their key would never rotate while nginx runs." },
+                { comment: "https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_session_cache" },
+                { name: "ssl_session_cache", args: ["shared:berth_tls:10m"] },
+                { name: "ssl_session_timeout", args: ["1d"] },
+                { name: "ssl_session_tickets", args: ["off"] },
+                { comment: "No OCSP stapling: nginx staples only for certificates loaded at start, none when they are named by" },
+                { comment: "variables (ngx_ssl_stapling() in src/event/ngx_event_openssl_stapling.c walks the certificates loaded" },
+                { comment: "with the configuration). Let's Encrypt certificates carry no OCSP URL since 7 May 2025 either:" },
+                { comment: "https://letsencrypt.org/2025/08/06/ocsp-service-has-reached-end-of-life.html" },
+                ...(t.hstsSeconds > 0
+                    ? [
+                          { comment: "HSTS: browsers use HTTPS only for this long (RFC 6797); on HTTPS answers only, errors too." },
+                          { comment: "https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header" },
+                          { name: "add_header", args: ["Strict-Transport-Security", `max-age=${t.hstsSeconds}`, "always"] },
+                      ]
+                    : []),
+                ...shared.serverCommon,
+                { name: "location", args: ["/"], block: shared.appLocation },
             ],
         },
     ];
@@ -314,12 +455,13 @@ function lines(nodes: readonly NginxNode[], pad: string): string[] {
 function quote(arg: string): string {
     if (/[\x00-\x1f\x7f]/.test(arg)) throw new Error(`nginx: control character in argument ${JSON.stringify(arg)}`);
     // Parentheses stay bare: `if (-f FILE)` is parsed from the words "(-f" and "FILE)".
-    if (/^[A-Za-z0-9_$.:/\[\]=@*+,()-]+$/.test(arg)) return arg;
+    if (/^[A-Za-z0-9_$.:/[\]=@*+,()-]+$/.test(arg)) return arg;
     const q = arg.includes('"') && !arg.includes("'") ? "'" : '"';
     return q + arg.replace(q === "'" ? /[\\']/g : /[\\"]/g, (c) => `\\${c}`) + q;
 }
 
-type Resolved = Required<NginxConfigOptions>;
+type Resolved = Required<Omit<NginxConfigOptions, "tls">> & { readonly tls: ResolvedTls | undefined };
+type ResolvedTls = Required<NginxTlsOptions>;
 
 const PORT = "an integer from 1 to 65535";
 const DURATION = `a positive duration with a unit: "500ms", "5s", "1m", "1h"`;
@@ -334,7 +476,7 @@ const RULES: { readonly [K in keyof Resolved]: readonly [(v: unknown) => boolean
         "two different DNS names: { blue, green }",
     ],
     appPort: [isPort, PORT],
-    routeDir: [(v) => typeof v === "string" && /^\/[A-Za-z0-9._/-]+$/.test(v), "an absolute path"],
+    routeDir: [isAbsolutePath, "an absolute path"],
     probePort: [isPort, PORT],
     listenPort: [isPort, PORT],
     listenIpv6: [(v) => typeof v === "boolean", "true or false"],
@@ -354,6 +496,19 @@ const RULES: { readonly [K in keyof Resolved]: readonly [(v: unknown) => boolean
     nextUpstreamTimeout: [isDuration, DURATION],
     upstreamKeepalive: [(v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10000, "an integer from 1 to 10000"],
     upstreamKeepaliveTimeout: [isDuration, DURATION],
+    tls: [
+        (v) => v === undefined || (typeof v === "object" && v !== null && !Array.isArray(v)),
+        "an object: { certDir, acmeWebroot, hstsSeconds?, httpsPort?, certCheckInterval? }",
+    ],
+};
+
+/** The same for the keys of `tls`, named "tls.KEY" in errors. */
+const TLS_RULES: { readonly [K in keyof ResolvedTls]: readonly [(v: unknown) => boolean, string] } = {
+    certDir: [isAbsolutePath, "an absolute path"],
+    acmeWebroot: [isAbsolutePath, "an absolute path"],
+    hstsSeconds: [(v) => isCount(v, 63072000), "an integer from 0 (no header) to 63072000 (two years)"],
+    httpsPort: [isPort, PORT],
+    certCheckInterval: [isDuration, DURATION],
 };
 
 function validate(opts: NginxConfigOptions): Resolved {
@@ -371,16 +526,39 @@ function validate(opts: NginxConfigOptions): Resolved {
         appPort: merged.appPort,
         routeDir: merged.routeDir,
         rateLimitBurst: merged.rateLimitBurst ?? merged.rateLimitPerClient,
+        tls: undefined,
     };
     for (const [key, [ok, form]] of Object.entries(RULES)) {
-        const value: unknown = o[key as keyof Resolved];
+        const value: unknown = key === "tls" ? merged.tls : o[key as keyof Resolved];
         if (!ok(value)) throw new Error(`nginx: ${key} must be ${form}, got ${JSON.stringify(value) ?? String(value)}`);
     }
-    return o;
+    return merged.tls === undefined ? o : { ...o, tls: validateTls(merged.tls, o) };
 }
 
-function stripUndefined(opts: NginxConfigOptions): Partial<NginxConfigOptions> {
-    return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+function validateTls(tls: NginxTlsOptions, o: Resolved): ResolvedTls {
+    for (const key of Object.keys(tls)) {
+        if (!Object.hasOwn(TLS_RULES, key)) throw new Error(`nginx: unknown option "tls.${key}"`);
+    }
+    const merged = { ...TLS_DEFAULTS, ...stripUndefined(tls) };
+    if (merged.certDir === undefined) throw new Error("nginx: tls.certDir is required");
+    if (merged.acmeWebroot === undefined) throw new Error("nginx: tls.acmeWebroot is required");
+    const t: ResolvedTls = { ...merged, certDir: merged.certDir, acmeWebroot: merged.acmeWebroot };
+    for (const [key, [ok, form]] of Object.entries(TLS_RULES)) {
+        const value: unknown = t[key as keyof ResolvedTls];
+        if (!ok(value)) throw new Error(`nginx: tls.${key} must be ${form}, got ${JSON.stringify(value) ?? String(value)}`);
+    }
+    if (t.httpsPort === o.listenPort || t.httpsPort === o.probePort) {
+        throw new Error(`nginx: tls.httpsPort must be a port other than listenPort and probePort, got ${t.httpsPort}`);
+    }
+    return t;
+}
+
+function stripUndefined<T extends object>(opts: T): Partial<T> {
+    return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function isAbsolutePath(v: unknown): boolean {
+    return typeof v === "string" && /^\/[A-Za-z0-9._/-]+$/.test(v);
 }
 
 function isHostName(v: unknown): boolean {
