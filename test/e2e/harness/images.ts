@@ -1,6 +1,6 @@
 // Images for the e2e suite: the real image when the engine has it or can pull it, otherwise a local
 // stand-in built from test/e2e/standins/<kind>/ on a debootstrapped Debian base (no registry needed):
-// bookworm for mysql and node, sid with its nginx (1.30) for nginx.
+// bookworm for mysql and node, sid with its nginx (1.30) for nginx, sid with its pebble and lego for those.
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -11,13 +11,27 @@ import type { Engine } from "./engine";
 import { withLock } from "./lock";
 import { describeFailure, run } from "./proc";
 
-export type StandinKind = "mysql" | "nginx" | "node";
+export type StandinKind = "mysql" | "nginx" | "node" | "pebble" | "lego";
+
+/**
+ * Debian sid with Let's Encrypt's ACME test server (`pebble` 2.10, which also ships `pebble-challtestsrv`)
+ * and the ACME client `lego` (4.35, as the product's goacme/lego:v4 image), both installed by debootstrap
+ * so the image builds need no mirror. Both stand-ins share this one tree. Declared here rather than in
+ * debian-root.ts: that file's text is part of every tree's key, so editing it would rebuild all trees.
+ */
+export const SID_ACME: DebianRecipe = Object.freeze({
+    name: "sid-acme",
+    suite: "sid",
+    include: Object.freeze(["pebble", "lego", "ca-certificates"]),
+});
 
 /** Each stand-in's Debian base. nginx needs >= 1.27.3 (upstream `server NAME resolve`), which only sid has. */
 export const STANDIN_BASES: Readonly<Record<StandinKind, DebianRecipe>> = Object.freeze({
     mysql: BOOKWORM,
     nginx: SID_NGINX,
     node: BOOKWORM,
+    pebble: SID_ACME,
+    lego: SID_ACME,
 });
 
 export const STANDINS_DIR = path.resolve(__dirname, "../standins");
@@ -48,6 +62,14 @@ export async function ensureImage(engine: Engine, realName: string, kind: Standi
             return realName;
         }
     }
+    return standinImage(engine, kind);
+}
+
+/**
+ * The stand-in of `kind` only, for images that are test fixtures and never the product's (pebble): the
+ * harness then depends on one known layout.
+ */
+export function standinImage(engine: Engine, kind: StandinKind): Promise<string> {
     // Across processes too (test files run in parallel): one builds, the others then find its tag.
     const lock = path.join(os.tmpdir(), `berth-standin-${createHash("sha256").update(engine.host).digest("hex").slice(0, 12)}.lock`);
     return memo(builds, `${engine.host} ${kind}`, () => withLock(lock, 45 * 60_000, () => buildStandin(engine, kind)));
