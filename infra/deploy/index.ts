@@ -177,13 +177,21 @@ export class Deployment extends pulumi.ComponentResource {
 
         // One-shot steps: run to completion, then their exit code decides whether the deploy goes on.
         // A command stored as a secret is named, not shown, and its words are masked in the step's output.
-        const oneShot = (role: string, c: ContainerPlan, setting: "createCommand" | "migrateCommand", dependsOn: pulumi.Resource[]) => {
-            const step = container(role, c, { dependsOn });
-            const secret = secretSettings.has(setting);
-            const what = secret ? `${role} (berth:${setting}, not shown: it is stored as a secret)` : `${role} (${c.command!.join(" ")})`;
+        const oneShot = (
+            role: string,
+            c: ContainerPlan,
+            setting: "createCommand" | "migrateCommand" | undefined,
+            dependsOn: pulumi.Resource[],
+            extra: { labels?: Record<string, pulumi.Input<string>>; describe?: string } = {},
+        ) => {
+            const step = container(role, c, { dependsOn, labels: extra.labels });
+            const secret = setting !== undefined && secretSettings.has(setting);
+            const what = secret
+                ? `${role} (berth:${setting}, not shown: it is stored as a secret)`
+                : `${role} (${extra.describe ?? c.command!.join(" ")})`;
             const ok = pulumi.all([step.exitCode, step.containerLogs, step.name, step.urn]).apply(([exitCode, logs, name, urn]) => {
                 if (exitCode !== 0) {
-                    const shown = secret ? maskWords(logs ?? "", args[setting]) : (logs ?? "");
+                    const shown = secret && setting !== undefined ? maskWords(logs ?? "", args[setting]) : (logs ?? "");
                     throw new Error(stepFailure(what, { container: name, exitCode, logs: shown, urn }));
                 }
                 return name;
@@ -191,7 +199,15 @@ export class Deployment extends pulumi.ComponentResource {
             return { step, ok };
         };
         const create = oneShot("db-create", plan.containers.dbCreate, "createCommand", [mysql]);
-        const migrate = oneShot("migrate", plan.containers.migrate, "migrateCommand", [mysql, create.step]);
+        // A dump of the database before every migration: the step is new whenever the app image is (as
+        // migrate is), and migrate takes its outcome, so a failed dump stops the deploy before it.
+        const dump = oneShot("dump", plan.containers.dump, undefined, [mysql, create.step], {
+            labels: { "berth.before-image": images.app.repoDigest },
+            describe: "mysqldump of the app's database",
+        });
+        const migrate = oneShot("migrate", plan.containers.migrate, "migrateCommand", [mysql, create.step, dump.step], {
+            labels: { "berth.dumped-by": dump.ok },
+        });
         // The gates' outcomes are labels: a failed step leaves no new app container behind.
         const app = container("app", plan.containers.app, {
             labels: { "berth.created-by": create.ok, "berth.migrated-by": migrate.ok },

@@ -58,7 +58,7 @@ export interface PlanInput extends AppSettings, TargetSettings {
 
 export type NetworkRole = "backend" | "front";
 export type ImageRole = "mysql" | "app" | "nginx";
-export type VolumeRole = "mysql" | "route";
+export type VolumeRole = "mysql" | "route" | "dumps";
 
 /** A container's mount: a host directory, or one of the deployment's volumes by role. */
 export type Mount = { hostPath: string; containerPath: string } | { volume: VolumeRole; containerPath: string };
@@ -104,7 +104,14 @@ export interface DeployPlan {
     image: { name: string; context: string; dockerfile: string; platform: string };
     /** The named volumes to create, in the order the containers use them (none when the target keeps files on its host). */
     volumes: VolumePlan[];
-    containers: { mysql: ContainerPlan; dbCreate: ContainerPlan; migrate: ContainerPlan; app: ContainerPlan; nginx: ContainerPlan };
+    containers: {
+        mysql: ContainerPlan;
+        dbCreate: ContainerPlan;
+        dump: ContainerPlan;
+        migrate: ContainerPlan;
+        app: ContainerPlan;
+        nginx: ContainerPlan;
+    };
     /** The cutover step's settings (the engine address and the containers' names come at run time). */
     cutover: { script: string; env: Record<string, string> };
     /** The environment variable names the app gets, for docs and tests. */
@@ -141,10 +148,34 @@ function volumes(i: PlanInput): VolumePlan[] {
     const storages: [VolumeRole, Storage][] = [
         ["mysql", i.mysqlStorage],
         ["route", i.routeStorage],
+        ["dumps", i.dumpStorage],
     ];
     return storages.flatMap(([role, s]) =>
         "volume" in s ? [{ role, keep: s.volume.keep, labels: { "berth.stack": i.stack, "berth.volume": role } }] : [],
     );
+}
+
+/** Where the dump step writes, in its container. */
+export const DUMP_DIR = "/dumps";
+/** Dumps kept: the newest this many, older ones removed by the dump step itself. */
+export const KEEP_DUMPS = 10;
+
+/**
+ * The dump step's script (bash: both the official image and its stand-in have it). A consistent dump
+ * of the app's database (--single-transaction: InnoDB, no lock on the serving version), written under a
+ * temporary name and renamed when complete, so a dump that is there is whole. The client reads the
+ * password from MYSQL_PWD, never from its command line. Any failure exits non-zero and stops the deploy
+ * before the migration.
+ */
+export function dumpScript(appVersion: number, keep: number = KEEP_DUMPS): string {
+    return [
+        "set -euo pipefail",
+        `f="${DUMP_DIR}/v${appVersion}-$(date -u +%Y%m%dT%H%M%SZ).sql"`,
+        `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqldump --single-transaction --routines --triggers --no-tablespaces -h ${MYSQL_ALIAS} -u root "$MYSQL_DATABASE" > "$f.partial"`,
+        'mv "$f.partial" "$f"',
+        'echo "dumped $MYSQL_DATABASE to $f ($(wc -c < "$f") bytes)"',
+        `ls -1t ${DUMP_DIR}/*.sql | tail -n +${keep + 1} | while read -r old; do rm -f -- "$old"; echo "removed $old"; done`,
+    ].join("\n");
 }
 
 export function planDeployment(i: PlanInput): DeployPlan {
@@ -182,6 +213,13 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 replace: { deleteBeforeReplace: true, why: "two MySQL servers must never open the same data directory" },
             },
             dbCreate,
+            // Before every migration: a dump of the app's database, taken while the old version serves.
+            dump: {
+                ...ONE_SHOT("dump", ["bash", "-c", dumpScript(i.appVersion)], i.migrateTimeout),
+                image: "mysql",
+                env: "mysql",
+                volumes: [mount(i.dumpStorage, "dumps", DUMP_DIR)],
+            },
             migrate,
             app: {
                 image: "app",
@@ -278,6 +316,7 @@ export const SECRET_SETTING_INPUTS: {
     containers: {
         mysql: {},
         dbCreate: { command: ["createCommand"] },
+        dump: {},
         migrate: { command: ["migrateCommand"] },
         app: {
             command: ["appCommand"],

@@ -95,6 +95,8 @@ export interface TargetSettings {
     mysqlStorage: Storage;
     /** Where nginx's route marker directory lives (it outlives nginx's container). */
     routeStorage: Storage;
+    /** Where the database dumps taken before each migration are kept. */
+    dumpStorage: Storage;
     /** Where nginx publishes. */
     publish: Publish;
 }

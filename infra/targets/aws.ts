@@ -15,6 +15,8 @@ import type { Target } from ".";
 /** MySQL's files and the route marker, on the data volume cloud-config mounts at /opt/data. */
 export const MYSQL_HOST_DIR = "/opt/data/mysql";
 export const ROUTE_HOST_DIR = "/opt/data/berth/route";
+/** The dumps taken before each migration, on the data volume beside MySQL's files. */
+export const DUMPS_HOST_DIR = "/opt/data/berth/dumps";
 /** nginx serves visitors on port 80 of every address; the security group opens it to the world. */
 export const HTTP_PORT = 80;
 
@@ -78,6 +80,7 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
             platform: dockerPlatform(config.architecture),
             mysqlStorage: { hostPath: MYSQL_HOST_DIR },
             routeStorage: { hostPath: ROUTE_HOST_DIR },
+            dumpStorage: { hostPath: DUMPS_HOST_DIR },
             publish: { port: HTTP_PORT },
         },
         url: pulumi.interpolate`http://${host.publicDns}/`,

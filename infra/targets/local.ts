@@ -42,6 +42,8 @@ export function localTarget(
             mysqlStorage: { volume: { keep: config.localKeepData } },
             // The marker is no data: it goes with the stack.
             routeStorage: { volume: { keep: false } },
+            // The dumps are data: kept with MySQL's volume.
+            dumpStorage: { volume: { keep: config.localKeepData } },
             publish: { port: config.localPort, ip: LOCAL_ADDRESS },
         },
         url: `http://localhost:${config.localPort}/`,

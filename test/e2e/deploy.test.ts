@@ -15,6 +15,7 @@ import { failures, LoadResult } from "./support/load";
 import { E2eEnv, setupE2e } from "./support/env";
 import { BROKEN, drill, NEVER_HEALTHY, reportDrill } from "./support/drills";
 import { planUpdate, showStep } from "./apply/plan";
+import { KEEP_DUMPS } from "../../infra/deploy/plan";
 
 const verbose = process.env.BERTH_E2E_VERBOSE === "1";
 const log = (line: string) => {
@@ -226,6 +227,15 @@ describe("Berth on a real Docker engine", () => {
             ["2"],
             "v1 was removed",
         );
+        // v2 migrated only after a dump of the database, taken while v1 served: whole, with the users.
+        const dumps = await fs.readdir(env!.hostPath!("/opt/data/berth/dumps"));
+        const v2dump = dumps.find((f) => /^v2-\d{8}T\d{6}Z\.sql$/.test(f));
+        assert.ok(v2dump, `a dump before v2's migration: ${dumps.join(", ")}`);
+        assert.ok(!dumps.some((f) => f.endsWith(".partial")), "no partial dump left");
+        const sql = await fs.readFile(path.join(env!.hostPath!("/opt/data/berth/dumps"), v2dump), "utf8");
+        assert.match(sql, /CREATE TABLE `users`/);
+        assert.match(sql, /first@example\.com/);
+        assert.ok(at("berth-dump", "exited") < at("berth-migrate", "started"), "the dump before the migration");
     });
 
     /** A v3 that must never serve: the deploy fails, v2 serves throughout, and no v3 app is routed. */
@@ -379,6 +389,13 @@ describe("Berth on a real Docker engine", () => {
         const held = images.filter((i) => used.has(i.Id)).length;
         assert.ok(unused.length <= 2, `${unused.length} unused app images kept: ${unused.map((i) => i.RepoTags?.join(",")).join("; ")}`);
         assert.ok(images.length <= 3 + Math.max(0, held - 1), `${images.length} app images kept, ${held} in use`);
+        // The dumps taken before each migration: the newest KEEP_DUMPS, each one whole.
+        const dumps = await fs.readdir(env!.hostPath!("/opt/data/berth/dumps"));
+        assert.ok(dumps.length >= 2 && dumps.length <= KEEP_DUMPS, `${dumps.length} dumps kept: ${dumps.join(", ")}`);
+        assert.ok(
+            dumps.every((f) => /^v\d+-\d{8}T\d{6}Z\.sql$/.test(f)),
+            dumps.join(", "),
+        );
         // The unused build cache is pruned with them: the cutover says what it removed.
         assert.match(env!.cutovers[env!.cutovers.length - 1]!.output, /build cache: removed \d+ unused entr\(ies\)/);
     });

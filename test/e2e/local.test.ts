@@ -69,14 +69,14 @@ describe("target local on a real Docker engine, over its unix socket", () => {
         const declared = await env!.declare({ appVersion: 1 });
         assert.deepEqual(
             declared.filter((r) => r.kind === "volume").map((r) => r.name),
-            ["berth-mysql-data", "berth-route-data"],
+            ["berth-mysql-data", "berth-route-data", "berth-dumps-data"],
         );
         await env!.up(declared);
         const cut = env!.cutovers[0];
         assert.ok(cut && cut.code === 0 && cut.switched, `the cutover ran over the unix socket and switched:\n${cut?.output}`);
 
         const made = await volumes();
-        assert.deepEqual(made.map((v) => v.Labels?.["berth.volume"]).sort(), ["mysql", "route"]);
+        assert.deepEqual(made.map((v) => v.Labels?.["berth.volume"]).sort(), ["dumps", "mysql", "route"]);
         assert.ok(made.every((v) => v.Labels?.["berth.stack"] === "dev"));
         const mysql = (await env!.applier.inspect("berth-mysql")) as unknown as {
             Mounts: { Type: string; Name: string; Destination: string }[];
@@ -132,28 +132,40 @@ describe("target local on a real Docker engine, over its unix socket", () => {
         await rowsKept(d.load.created);
     });
 
-    it("4. destroy removes the containers, networks and the route volume, and keeps MySQL's volume with its data", { skip }, async () => {
-        const mysqlVolume = env!.applier.engineName("berth-mysql-data");
-        const mysqlImage = env!.applier.state.get("berth-mysql-image")!.id;
-        await env!.up([]);
-        assert.deepEqual(env!.applier.current(), [], "nothing is left in the state");
-        const containers = await env!.api.call<{ Names: string[] }[]>("GET", "/containers/json?all=1");
-        assert.deepEqual(
-            containers.filter((c) => c.Names.some((n) => n.includes(`berth-e2e-${process.pid}-`))),
-            [],
-        );
-        const left = await volumes();
-        assert.deepEqual(
-            left.map((v) => v.Name),
-            [mysqlVolume],
-            "only the MySQL volume is kept",
-        );
-        // Its files are still there: the app's database directory among them.
-        const ls = await env!.engine.docker(
-            ["run", "--rm", "--network", "none", "-v", `${mysqlVolume}:/data:ro`, "--entrypoint", "ls", mysqlImage, "/data"],
-            { timeoutMs: 60_000 },
-        );
-        assert.equal(ls.code, 0, ls.stderr);
-        assert.ok(ls.stdout.split("\n").includes("app"), `the app's database is kept: ${ls.stdout}`);
-    });
+    it(
+        "4. destroy removes the containers, networks and the route volume, and keeps MySQL's and the dumps' volumes with their data",
+        { skip },
+        async () => {
+            const mysqlVolume = env!.applier.engineName("berth-mysql-data");
+            const dumpsVolume = env!.applier.engineName("berth-dumps-data");
+            const mysqlImage = env!.applier.state.get("berth-mysql-image")!.id;
+            await env!.up([]);
+            assert.deepEqual(env!.applier.current(), [], "nothing is left in the state");
+            const containers = await env!.api.call<{ Names: string[] }[]>("GET", "/containers/json?all=1");
+            assert.deepEqual(
+                containers.filter((c) => c.Names.some((n) => n.includes(`berth-e2e-${process.pid}-`))),
+                [],
+            );
+            const left = await volumes();
+            assert.deepEqual(
+                left.map((v) => v.Name).sort(),
+                [mysqlVolume, dumpsVolume].sort(),
+                "only the MySQL and dumps volumes are kept",
+            );
+            // The dumps taken before v2's and v3's migrations are there too.
+            const dumps = await env!.engine.docker(
+                ["run", "--rm", "--network", "none", "-v", `${dumpsVolume}:/dumps:ro`, "--entrypoint", "ls", mysqlImage, "/dumps"],
+                { timeoutMs: 60_000 },
+            );
+            assert.equal(dumps.code, 0, dumps.stderr);
+            assert.match(dumps.stdout, /^v2-\d{8}T\d{6}Z\.sql$/m);
+            // Its files are still there: the app's database directory among them.
+            const ls = await env!.engine.docker(
+                ["run", "--rm", "--network", "none", "-v", `${mysqlVolume}:/data:ro`, "--entrypoint", "ls", mysqlImage, "/data"],
+                { timeoutMs: 60_000 },
+            );
+            assert.equal(ls.code, 0, ls.stderr);
+            assert.ok(ls.stdout.split("\n").includes("app"), `the app's database is kept: ${ls.stdout}`);
+        },
+    );
 });

@@ -311,9 +311,9 @@ export class Applier {
         return tag;
     }
 
-    /** The image a container runs: the one image-like resource it depends on. */
+    /** The image a container runs: the image-like resource its `image` input came from. */
     private imageFor(r: DockerResource): string {
-        const images = r.deps
+        const images = (r.propertyDeps.image ?? r.deps)
             .map((d) => this.state.get(d))
             .filter((d) => d && (d.resource.kind === "image" || d.resource.kind === "remoteImage"));
         if (images.length !== 1) throw new Error(`${r.name}: expected one image dependency, found ${images.length}`);

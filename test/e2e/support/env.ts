@@ -48,6 +48,8 @@ export interface E2eEnv {
      * here). Not provided for target local.
      */
     replaceHost?(): Promise<void>;
+    /** Target aws: where a host path under /opt/data (the data volume) is on this machine now. */
+    hostPath?(p: string): string;
     close(): Promise<void>;
 }
 
@@ -202,6 +204,10 @@ export async function setupE2e(log: (line: string) => void = () => undefined): P
             engine = await acquireEngine(engineOptions);
             env.engine = engine;
             applier.setEngine(engine);
+        },
+        hostPath: (p) => {
+            if (!p.startsWith("/opt/data/")) throw new Error(`${p} is not on the data volume`);
+            return path.join(dataDir, p.slice("/opt/data".length));
         },
         replaceHost: async () => {
             const old = { engine, api: env.api, dataDir, engineDir: replacedDir };

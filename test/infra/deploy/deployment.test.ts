@@ -59,6 +59,30 @@ describe("the deployment under mocks", () => {
         assert.equal(app.inputs.waitTimeout, 120);
     });
 
+    it("dumps the database before every migration: migrate waits for the dump and takes its outcome", () => {
+        for (const r of [v1, v2]) {
+            const dump = one(r, CONTAINER, "-dump");
+            const migrate = one(r, CONTAINER, "-migrate");
+            const image = one(r, "docker:index/image:Image");
+            assert.ok(dump.dependencies.includes(one(r, CONTAINER, "-mysql").urn));
+            assert.ok(dump.dependencies.includes(one(r, CONTAINER, "-db-create").urn), "the database exists first");
+            assert.ok(migrate.dependencies.includes(dump.urn), "migrate runs after the dump");
+            // A failed dump fails migrate's inputs, so migrate never starts (as the app never starts after a failed migrate).
+            assert.ok(
+                Object.values(migrate.propertyDependencies).some((urns) => urns.includes(dump.urn)),
+                "migrate takes the dump's outcome",
+            );
+            // New with every app image, as migrate is: a deploy that migrates has dumped first.
+            assert.ok(dump.propertyDependencies.labels?.includes(image.urn), "the dump step is new with every app image");
+            assert.equal(dump.inputs.attach, true);
+            assert.ok(dump.secretInputs.includes("envs"), "the MySQL passwords it reads stay secret");
+            const script = (dump.inputs.command as string[]).join(" ");
+            assert.doesNotMatch(script, /\s-p\S/, "no password on the client's command line");
+        }
+        const changed = changedKeys(one(v1, CONTAINER, "-dump"), one(v2, CONTAINER, "-dump"));
+        assert.ok(changed.includes("labels") && changed.includes("command"), `a new dump step for v2: ${changed.join(", ")}`);
+    });
+
     it("states every container's replace policy: only mysql and nginx delete-before-replace", () => {
         // The provider's default for a container is delete-before-replace (pulumi-docker
         // provider/resources.go), which cascades into dependents: no container may rely on it.
@@ -206,6 +230,15 @@ describe("failing steps", () => {
         assert.match(r.error ?? "", /pulumi up --replace '.*berth-migrate'/);
         assert.equal(byType(r, CONTAINER).filter((c) => c.name.endsWith("-app")).length, 0);
         assert.equal(byType(r, "command:local:Command").filter((c) => c.name.endsWith("-cutover")).length, 0, "no cutover");
+    });
+
+    it("a failing dump stops the deploy before the migration: no migrate, no app", async () => {
+        const planned = await runProgram(v(2));
+        const dumpCommand = (one(planned, CONTAINER, "-dump").inputs.command as string[]).join(" ");
+        const r = await runProgram({ ...v(2), failingCommands: [dumpCommand] });
+        assert.match(r.error ?? "", /dump \(mysqldump of the app's database\) failed: container .* exited with code 1/);
+        assert.equal(byType(r, CONTAINER).filter((c) => c.name.endsWith("-migrate")).length, 0, "no migrate");
+        assert.equal(byType(r, CONTAINER).filter((c) => c.name.endsWith("-app")).length, 0, "no app");
     });
 
     it("a failing db:create stops before migrate's result is used", async () => {

@@ -1,7 +1,16 @@
 // The deploy plan from literal config: what each container is, how it is replaced, and the cutover.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { planDeployment, PlanInput, ROUTE_MARKER, SECRET_SETTING_INPUTS, SLOTS, type TargetSettings } from "../../../infra/deploy/plan";
+import {
+    dumpScript,
+    KEEP_DUMPS,
+    planDeployment,
+    PlanInput,
+    ROUTE_MARKER,
+    SECRET_SETTING_INPUTS,
+    SLOTS,
+    type TargetSettings,
+} from "../../../infra/deploy/plan";
 import { SECRET_CAPABLE_KEYS } from "../../../infra/config/parse";
 import { renderNginxConfig } from "../../../infra/deploy/nginx";
 import { appEnvironment, maskWords, stepFailure } from "../../../infra/deploy/spec";
@@ -12,6 +21,7 @@ const AWS: TargetSettings = {
     platform: "linux/arm64",
     mysqlStorage: { hostPath: "/opt/data/mysql" },
     routeStorage: { hostPath: "/opt/data/berth/route" },
+    dumpStorage: { hostPath: "/opt/data/berth/dumps" },
     publish: { port: 80 },
 };
 
@@ -250,6 +260,7 @@ describe("planDeployment for target local", () => {
         platform: "linux/amd64",
         mysqlStorage: { volume: { keep: true } },
         routeStorage: { volume: { keep: false } },
+        dumpStorage: { volume: { keep: true } },
         publish: { port: 8080, ip: "127.0.0.1" },
     };
     const aws = planDeployment(INPUT);
@@ -259,11 +270,14 @@ describe("planDeployment for target local", () => {
         assert.deepEqual(local.image, { ...aws.image, platform: "linux/amd64" });
     });
 
-    it("keeps MySQL's data and the route marker in named volumes, only MySQL's kept on destroy", () => {
+    it("keeps MySQL's data, the route marker and the dumps in named volumes, the data and dumps kept on destroy", () => {
         assert.deepEqual(local.volumes, [
             { role: "mysql", keep: true, labels: { "berth.stack": "Dev", "berth.volume": "mysql" } },
             { role: "route", keep: false, labels: { "berth.stack": "Dev", "berth.volume": "route" } },
+            { role: "dumps", keep: true, labels: { "berth.stack": "Dev", "berth.volume": "dumps" } },
         ]);
+        assert.deepEqual(local.containers.dump.volumes, [{ volume: "dumps", containerPath: "/dumps" }]);
+        assert.deepEqual(aws.containers.dump.volumes, [{ hostPath: "/opt/data/berth/dumps", containerPath: "/dumps" }]);
         assert.deepEqual(local.containers.mysql, {
             ...aws.containers.mysql,
             volumes: [{ volume: "mysql", containerPath: "/var/lib/mysql" }],
@@ -356,5 +370,29 @@ describe("settings stored as secrets", () => {
             urn: "urn",
         });
         assert.doesNotMatch(message, /s3cr3t|tok-123/);
+    });
+});
+
+describe("the dump before every migration", () => {
+    const plan = planDeployment(INPUT);
+    it("runs in the MySQL image with MySQL's environment, on the backend network, as a one-shot", () => {
+        const d = plan.containers.dump;
+        assert.equal(d.image, "mysql");
+        assert.equal(d.env, "mysql");
+        assert.equal(d.oneShot, true);
+        assert.deepEqual(d.networks, [{ network: "backend", aliases: [] }]);
+        assert.equal(d.replace.deleteBeforeReplace, false);
+        assert.deepEqual(d.command?.slice(0, 2), ["bash", "-c"]);
+    });
+    it("is consistent, whole when present, keeps the newest KEEP_DUMPS, and never puts the password on a command line", () => {
+        const script = dumpScript(7, 4);
+        assert.match(script, /^set -euo pipefail$/m);
+        assert.match(script, /mysqldump --single-transaction /);
+        assert.match(script, /MYSQL_PWD="\$MYSQL_ROOT_PASSWORD" mysqldump/);
+        assert.doesNotMatch(script, / -p/);
+        assert.match(script, /f="\/dumps\/v7-\$\(date -u \+%Y%m%dT%H%M%SZ\)\.sql"/);
+        assert.match(script, /> "\$f\.partial"\nmv "\$f\.partial" "\$f"/);
+        assert.match(script, /tail -n \+5 /);
+        assert.equal(KEEP_DUMPS, 10);
     });
 });

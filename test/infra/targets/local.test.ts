@@ -77,7 +77,7 @@ describe("target local under mocks", () => {
         }
     });
 
-    it("keeps MySQL's data in a named volume kept on destroy, and the route marker in one that is not", () => {
+    it("keeps MySQL's data and the dumps in named volumes kept on destroy, and the route marker in one that is not", () => {
         const volumes = byType(local, VOLUME);
         assert.deepEqual(
             volumes.map((v) => [v.name, v.retainOnDelete, v.inputs.labels]),
@@ -96,6 +96,14 @@ describe("target local under mocks", () => {
                     [
                         { label: "berth.stack", value: "dev" },
                         { label: "berth.volume", value: "route" },
+                    ],
+                ],
+                [
+                    "berth-dumps-data",
+                    true,
+                    [
+                        { label: "berth.stack", value: "dev" },
+                        { label: "berth.volume", value: "dumps" },
                     ],
                 ],
             ],
@@ -118,7 +126,7 @@ describe("target local under mocks", () => {
         const r = await runProgram({ config: { ...LOCAL, localKeepData: false } });
         assert.deepEqual(
             byType(r, VOLUME).map((v) => v.retainOnDelete),
-            [false, false],
+            [false, false, false],
         );
     });
 
