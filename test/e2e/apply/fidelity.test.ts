@@ -77,12 +77,14 @@ describe("what the e2e runs follows the program", () => {
         const body = (name: string) => containerCreateBody(resources.find((r) => r.name === name)!.inputs, remaps) as unknown as CreateBody;
         assert.deepEqual(body("berth-mysql").HostConfig.Binds, ["e2e-berth-mysql-data-1234567:/var/lib/mysql"]);
         assert.deepEqual(body("berth-nginx").HostConfig.Binds, ["e2e-berth-route-data-1234567:/etc/nginx/berth-route"]);
+        assert.deepEqual(body("berth-dump").HostConfig.Binds, ["e2e-berth-dumps-data-1234567:/dumps"]);
         assert.deepEqual(body("berth-nginx").HostConfig.PortBindings, { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] });
         assert.deepEqual(
             resources.filter((r) => r.kind === "volume").map((r) => [r.name, r.retainOnDelete]),
             [
                 ["berth-mysql-data", true],
                 ["berth-route-data", false],
+                ["berth-dumps-data", true],
             ],
         );
         const cutover = resources.find((r) => r.name === "berth-cutover")!.inputs.environment as Record<string, string>;

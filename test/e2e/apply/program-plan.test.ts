@@ -60,6 +60,8 @@ describe("the planner on the declared program", () => {
         const migrate = at("replace-create berth-migrate (cbd: envs, image)");
         const app = at("replace-create berth-app (cbd: envs, image, labels)");
         assert.ok(migrate < app);
+        // A new dump step for the new version, before its migration.
+        assert.ok(at("replace-create berth-dump (cbd: command, labels)") < migrate);
         // Nothing is deleted before every create and update has run; the app goes before migrate.
         const firstDelete = steps.findIndex((s) => s.op === "delete");
         assert.ok(
@@ -85,7 +87,7 @@ describe("the planner on the declared program", () => {
         assert.deepEqual(
             names(
                 steps,
-                (s) => s.op !== "same" && s.resource.name !== GATE && !/berth-(migrate|app|app-image|cutover)$/.test(s.resource.name),
+                (s) => s.op !== "same" && s.resource.name !== GATE && !/berth-(dump|migrate|app|app-image|cutover)$/.test(s.resource.name),
             ),
             [],
         );
