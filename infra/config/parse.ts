@@ -65,6 +65,7 @@ export const TARGET_ONLY_KEYS: Readonly<Record<Target, Readonly<Record<string, s
         dataVolumeSize: "10",
         availabilityZone: "",
         subnetId: "",
+        dataSnapshotId: "",
         amiId: "",
         updateStrategy: "reboot",
     },
@@ -278,6 +279,11 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
             () => pattern(plain, "subnetId", /^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as "subnet-0123abcd"', undefined),
             undefined,
         ),
+        dataSnapshotId: field(
+            () =>
+                pattern(plain, "dataSnapshotId", /^snap-[0-9a-f]{8,17}$/, 'an EBS snapshot id such as "snap-0123456789abcdef0"', undefined),
+            undefined,
+        ),
         amiId: field(
             () => pattern(plain, "amiId", /^ami-[0-9a-f]{8,17}$/, 'an AMI id such as "ami-0123456789abcdef0"', undefined),
             undefined,
@@ -358,6 +364,7 @@ export const KNOWN_KEYS = [
     "dataVolumeSize",
     "availabilityZone",
     "subnetId",
+    "dataSnapshotId",
     "amiId",
     "mysqlImage",
     "nginxImage",

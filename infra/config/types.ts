@@ -65,6 +65,8 @@ export interface BerthConfig {
     readonly availabilityZone: string | undefined;
     /** Subnet to launch in; default: the default VPC's subnet in the zone. */
     readonly subnetId: string | undefined;
+    /** Create the data volume from this EBS snapshot (a restore); changing it replaces the volume. */
+    readonly dataSnapshotId: string | undefined;
     /** Pin a specific AMI instead of the Flatcar stable lookup. */
     readonly amiId: string | undefined;
     /** Flatcar update strategy: "reboot" (in the maintenance window) or "off". Default "reboot". */

@@ -26,6 +26,8 @@ export interface HostArgs {
     availabilityZone?: string;
     /** Subnet; default: the default VPC's default subnet in the zone. */
     subnetId?: string;
+    /** EBS snapshot the data volume is created from (a restore); default: a blank volume. */
+    dataSnapshotId?: string;
     /** Pinned AMI; default: the newest Flatcar stable at first deployment. */
     amiId?: string;
     /** Flatcar update strategy. */
@@ -80,6 +82,9 @@ export class Host extends pulumi.ComponentResource {
                 type: "gp3",
                 encrypted: true,
                 finalSnapshot: true,
+                // A restore: snapshot_id is ForceNew, so a new id replaces the volume (the old one
+                // leaves its final snapshot); the attachment then moves as for a new instance.
+                snapshotId: args.dataSnapshotId,
                 tags: tags("data"),
             },
             { ...child, ignoreChanges: ["availabilityZone"] },
@@ -208,6 +213,16 @@ export class Host extends pulumi.ComponentResource {
                 deleteBeforeReplace: true,
             },
         );
+        // The attachment's delete stops the instance (stopInstanceBeforeDetaching), and attaching starts
+        // nothing: after a new data volume (a restore) the same instance would stay stopped. This starts
+        // it whenever it has a new volume or is a new instance (instance_id is ForceNew; create starts a
+        // stopped instance, delete leaves it as it is: terraform-provider-aws
+        // internal/service/ec2/ec2_instance_state.go).
+        const running = new aws.ec2transitgateway.InstanceState(
+            `${name}-running`,
+            { instanceId: instance.id, state: "running" },
+            { ...child, dependsOn: [attachment], replacementTrigger: data.id },
+        );
         const association = new aws.ec2.EipAssociation(
             `${name}-eip-association`,
             {
@@ -231,7 +246,7 @@ export class Host extends pulumi.ComponentResource {
         this.publicDns = eip.publicDns;
         this.instanceId = instance.id;
         this.dataVolumeId = data.id;
-        this.ready = [attachment, association, ...ingress];
+        this.ready = [attachment, running, association, ...ingress];
         this.diagnostics = { instanceId: instance.id, securityGroupId: sg.id, adminCidrs: args.adminCidrs };
         this.registerOutputs({
             publicIp: this.publicIp,

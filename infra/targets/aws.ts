@@ -49,6 +49,7 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         availabilityZone: config.availabilityZone,
         subnetId: config.subnetId,
         amiId: config.amiId,
+        dataSnapshotId: config.dataSnapshotId,
         updateStrategy: config.updateStrategy,
     });
     const endpoint = new DockerEndpoint("docker", {

@@ -47,6 +47,8 @@ export interface MockInput {
     amiArchitectures?: Record<string, string>;
     /** What the availability-zone lookup answers (default eu-west-1a, b, c). */
     zones?: string[];
+    /** Which data volume this run's is: a replaced volume (a restore) gets a new id (default 1). */
+    volumeGeneration?: number;
     /** Which instance this run's instance is: a replaced instance gets a new id (default 1). */
     instanceGeneration?: number;
 }
@@ -182,7 +184,7 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     };
                 }
                 case "aws:ebs/volume:Volume":
-                    return { id: hexId("vol", args.name), state: inputs };
+                    return { id: hexId("vol", `${args.name}#${input.volumeGeneration ?? 1}`), state: inputs };
                 case "aws:ec2/instance:Instance":
                     return {
                         id: hexId("i", `${args.name}#${input.instanceGeneration ?? 1}`),

@@ -91,6 +91,7 @@ const HOST_KINDS: Record<string, Kind> = {
     "aws:ebs/volume:Volume": "awsVolume",
     "aws:ec2/volumeAttachment:VolumeAttachment": "awsVolumeAttachment",
     "aws:ec2/eipAssociation:EipAssociation": "awsEipAssociation",
+    "aws:ec2transitgateway/instanceState:InstanceState": "awsInstanceState",
 };
 
 /** Every custom resource of a mocks run, for plans of the whole program (the host and the app). */

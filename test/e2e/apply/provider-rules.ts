@@ -28,6 +28,7 @@ export type Kind =
     | "awsVolume"
     | "awsVolumeAttachment"
     | "awsEipAssociation"
+    | "awsInstanceState"
     | "opaque";
 
 /** One attribute of a Terraform schema, as the bridge sees it under its Pulumi name. */
@@ -231,6 +232,16 @@ const AWS_EIP_ASSOCIATION: Record<string, TfField> = {
     publicIp: { forceNew: true, computed: true },
 };
 
+/**
+ * aws_ec2_instance_state (internal/service/ec2/ec2_instance_state.go, ResourceInstanceState):
+ * instance_id is ForceNew; create starts a stopped instance, delete leaves it as it is.
+ */
+const AWS_INSTANCE_STATE: Record<string, TfField> = {
+    force: { default: false },
+    instanceId: { forceNew: true },
+    state: {},
+};
+
 const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = {
     container: CONTAINER,
     network: NETWORK,
@@ -240,6 +251,7 @@ const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = {
     awsVolume: AWS_VOLUME,
     awsVolumeAttachment: AWS_VOLUME_ATTACHMENT,
     awsEipAssociation: AWS_EIP_ASSOCIATION,
+    awsInstanceState: AWS_INSTANCE_STATE,
 };
 const IMAGE_INPUTS = ["build", "buildOnPreview", "imageName", "registry", "skipPush"];
 const COMMAND_INPUTS = [

@@ -9,7 +9,7 @@ describe("parseConfig unknown keys", () => {
     const KNOWN =
         "appVersion, appDir, appPort, healthPath, healthTimeout, migrateTimeout, stopGraceSeconds, keepImages, appCommand, createCommand, " +
         "migrateCommand, healthCheckCommand, appEnv, target, localPort, localKeepData, instanceType, instanceName, adminCidrs, allowPublicAdmin, " +
-        "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, amiId, mysqlImage, " +
+        "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, dataSnapshotId, amiId, mysqlImage, " +
         "nginxImage, maxBodySize, clientTimeout, connLimitPerClient, rateLimitPerClient, mysqlUser, mysqlDatabase, updateStrategy, mysqlPassword, mysqlRootPassword, secretKeyBase";
 
     it("never repeats the value of an unknown key: it may be a mistyped secret", () => {

@@ -50,6 +50,7 @@ describe("parseConfig defaults", () => {
                 dataVolumeSize: 10,
                 availabilityZone: undefined,
                 subnetId: undefined,
+                dataSnapshotId: undefined,
                 amiId: undefined,
                 mysqlImage: "mysql:8.4",
                 nginxImage: "nginx:1.30-alpine",

@@ -63,6 +63,8 @@ describe("replacing the instance (under mocks, through the ported engine and pro
             assert.ok(detach < attach, "the volume is detached from the old instance (stopped first) before the new one attaches it");
             assert.ok(attach < address, "the address moves only once the new instance has the data volume");
             assert.ok(address < gate, "the readiness gate waits for the new daemon after that");
+            const started = at("replace-create host-running (cbd: instanceId)");
+            assert.ok(attach < started && started < gate, "the new instance is made sure to run once it has the volume");
 
             // The data volume itself stays: same zone, same volume.
             assert.ok(show.includes("same host-data"), show.join("\n"));
@@ -137,6 +139,46 @@ describe("replacing the instance (under mocks, through the ported engine and pro
         });
         assert.match(r.error ?? "", /berth:availabilityZone is eu-west-1c, but the host and its data volume are in eu-west-1a/);
         assert.equal(r.resources.filter((x) => x.custom).length, 0);
+    });
+});
+
+describe("restoring an EBS snapshot (berth:dataSnapshotId)", () => {
+    const SNAP = "snap-0123456789abcdef0";
+    const tls = path.join(os.tmpdir(), `berth-restore-test-${process.pid}`);
+    after(() => rmSync(tls, { recursive: true, force: true }));
+
+    it("creates the data volume from the snapshot and attaches it, then starts the host again, keeping the deployment", async () => {
+        const before = await runProgram({ config: CONFIG, tlsStateDir: tls });
+        const now = await runProgram({ config: { ...CONFIG, dataSnapshotId: SNAP }, volumeGeneration: 2, tlsStateDir: tls });
+        assert.equal(now.error, undefined);
+        const volume = one(now, "aws:ebs/volume:Volume");
+        assert.equal(volume.inputs.snapshotId, SNAP, "the volume is created from the snapshot");
+        assert.equal(volume.inputs.finalSnapshot, true);
+        const attachment = one(now, "aws:ec2/volumeAttachment:VolumeAttachment");
+        assert.deepEqual(attachment.propertyDependencies.volumeId, [volume.urn], "the attachment attaches that volume");
+        const show = planUpdate(freshState(programResources(before)), programResources(now)).map(showStep);
+        const at = (text: string) => {
+            const i = show.indexOf(text);
+            assert.ok(i >= 0, `no "${text}" in:\n${show.join("\n")}`);
+            return i;
+        };
+        const created = at("replace-create host-data (cbd: snapshotId)");
+        const detach = at("delete host-data-attachment (replace)");
+        const attach = at("replace-create host-data-attachment (dbr: volumeId)");
+        // The detach stopped the instance and attaching starts nothing: it is started again.
+        const started = at("replace-create host-running (cbd: #trigger)");
+        const gate = show.findIndex((s) => s.startsWith("replace-create docker-ready"));
+        assert.ok(created < detach && detach < attach && attach < started && started < gate, show.join("\n"));
+        // The same instance and the same engine: the containers stay, and start on the restored files.
+        for (const name of ["host-instance", "berth-mysql", "berth-app", "berth-nginx"])
+            assert.ok(!show.some((s) => s.startsWith(`replace-create ${name} `)), `${name} is not replaced:\n${show.join("\n")}`);
+        // The old volume goes at the end, leaving its final snapshot.
+        assert.ok(at("delete host-data (replaced)") > gate);
+    });
+
+    it("refuses what is not a snapshot id, naming the key", async () => {
+        const r = await runProgram({ config: { ...CONFIG, dataSnapshotId: "vol-0123" } });
+        assert.match(r.error ?? "", /berth:dataSnapshotId must be an EBS snapshot id such as "snap-0123456789abcdef0"/);
     });
 });
 
