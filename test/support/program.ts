@@ -67,3 +67,10 @@ export function output(result: ProgramResult, key: string): ProgramResult["outpu
     if (!o) throw new Error(`expected a stack output ${key}, found: ${Object.keys(result.outputs).join(", ")}`);
     return o;
 }
+
+/** Every string or number inside `v` (arrays and objects walked), as text: where a value can end up. */
+export function leaves(v: unknown): string[] {
+    if (Array.isArray(v)) return v.flatMap(leaves);
+    if (v && typeof v === "object") return Object.values(v).flatMap(leaves);
+    return typeof v === "string" || typeof v === "number" ? [String(v)] : [];
+}

@@ -237,3 +237,22 @@ describe("the engine's steps for an update", () => {
         assert.deepEqual(show(planUpdate([{ resource: app, initErrors: true }], [app])), ["update app ()"]);
     });
 });
+
+describe("replacementTrigger (pulumi/pulumi step_generator.go, shouldTriggerReplace)", () => {
+    const net = (trigger: unknown) => res("network", "net", { driver: "bridge" }, { replacementTrigger: trigger });
+    const db = (trigger: unknown) => container("db", {}, { replacementTrigger: trigger, deleteBeforeReplace: true });
+
+    it("a changed trigger replaces the resource though its inputs are the same, create-first by default", () => {
+        assert.deepEqual(plan([net("i-1")], [net("i-2")]), ["replace-create net (cbd: #trigger)", "delete net (replaced)"]);
+    });
+
+    it("the program's delete-before-replace holds for a triggered replacement", () => {
+        assert.deepEqual(plan([db("i-1")], [db("i-2")]), ["delete db (replace)", "replace-create db (dbr: #trigger)"]);
+    });
+
+    it("the same trigger, or none on either side, replaces nothing: a stack made before the trigger is not rebuilt on upgrade", () => {
+        assert.deepEqual(plan([net("i-1")], [net("i-1")]), ["same net"]);
+        assert.deepEqual(plan([net(undefined)], [net("i-1")]), ["same net"]);
+        assert.deepEqual(plan([net("i-1")], [net(undefined)]), ["same net"]);
+    });
+});

@@ -234,57 +234,42 @@ export function planUpdate(prior: readonly Prior[] | undefined, declared: readon
             continue;
         }
         operated.add(r.name);
-        // generateStepsFromDiff: a replacement trigger that differs from the state's replaces the
-        // resource without asking the provider (shouldTriggerReplace: null on either side is no
-        // trigger); its replace policy is then the program's alone.
+        let replaceKeys: string[];
+        let deleteBeforeReplace: boolean;
         if (triggerReplace(r.replacementTrigger, old.resource.replacementTrigger)) {
-            const deleteBeforeReplace = r.deleteBeforeReplace ?? false;
-            if (!deleteBeforeReplace) {
-                steps.push({ op: "replace-create", resource: r, old, keys: ["#trigger"], deleteBeforeReplace });
-                deferred.push(old);
+            // generateStepsFromDiff: a replacement trigger that differs from the state's replaces the
+            // resource without asking the provider (shouldTriggerReplace: null on either side is no
+            // trigger); its replace policy is then the program's alone.
+            replaceKeys = ["#trigger"];
+            deleteBeforeReplace = r.deleteBeforeReplace ?? false;
+        } else {
+            const diff = applyReplaceOnChanges(
+                providerDiff({
+                    kind: r.kind,
+                    oldInputs: old.resource.inputs,
+                    oldOutputs: outputsOf(old),
+                    newInputs: r.inputs,
+                    ignoreChanges: r.ignoreChanges,
+                }),
+                r.replaceOnChanges,
+                !!old.initErrors,
+            );
+            if (!changes(diff)) {
+                // Unchanged but left with init errors: an update "to attempt to continue awaiting initialization".
+                steps.push(old.initErrors ? { op: "update", resource: r, old, keys: [] } : { op: "same", resource: r, old });
                 continue;
             }
-            for (const dep of dependentReplacements(
-                old,
-                snapshot,
-                (p) => operated.has(p.resource.name) || deleted.has(p.resource.name),
-            ).reverse()) {
-                if (gone.has(dep.prior)) continue;
-                steps.push({ op: "delete", resource: dep.prior.resource, old: dep.prior, reason: "dependent" });
-                gone.add(dep.prior);
-                deleted.add(dep.prior.resource.name);
-                dependentKeys.set(dep.prior.resource.name, dep.keys);
+            if (!replaces(diff)) {
+                steps.push({ op: "update", resource: r, old, keys: diff.changedKeys });
+                continue;
             }
-            steps.push({ op: "delete", resource: old.resource, old, reason: "replace" });
-            gone.add(old);
-            steps.push({ op: "replace-create", resource: r, old, keys: ["#trigger"], deleteBeforeReplace });
-            continue;
+            replaceKeys = diff.replaceKeys;
+            // The provider's policy unless the program states one (goal.DeleteBeforeReplace).
+            deleteBeforeReplace = r.deleteBeforeReplace ?? diff.deleteBeforeReplace;
         }
-        const diff = applyReplaceOnChanges(
-            providerDiff({
-                kind: r.kind,
-                oldInputs: old.resource.inputs,
-                oldOutputs: outputsOf(old),
-                newInputs: r.inputs,
-                ignoreChanges: r.ignoreChanges,
-            }),
-            r.replaceOnChanges,
-            !!old.initErrors,
-        );
-        if (!changes(diff)) {
-            // Unchanged but left with init errors: an update "to attempt to continue awaiting initialization".
-            steps.push(old.initErrors ? { op: "update", resource: r, old, keys: [] } : { op: "same", resource: r, old });
-            continue;
-        }
-        if (!replaces(diff)) {
-            steps.push({ op: "update", resource: r, old, keys: diff.changedKeys });
-            continue;
-        }
-        // The provider's policy unless the program states one (goal.DeleteBeforeReplace).
-        const deleteBeforeReplace = r.deleteBeforeReplace ?? diff.deleteBeforeReplace;
         if (!deleteBeforeReplace) {
             // Create-before-delete: the old one is marked for deletion and deleted after everything else.
-            steps.push({ op: "replace-create", resource: r, old, keys: diff.replaceKeys, deleteBeforeReplace });
+            steps.push({ op: "replace-create", resource: r, old, keys: replaceKeys, deleteBeforeReplace });
             deferred.push(old);
             continue;
         }
@@ -299,7 +284,7 @@ export function planUpdate(prior: readonly Prior[] | undefined, declared: readon
         }
         steps.push({ op: "delete", resource: old.resource, old, reason: "replace" });
         gone.add(old);
-        steps.push({ op: "replace-create", resource: r, old, keys: diff.replaceKeys, deleteBeforeReplace });
+        steps.push({ op: "replace-create", resource: r, old, keys: replaceKeys, deleteBeforeReplace });
     }
 
     // GenerateDeletes: pending deletes (this update's and earlier ones'), then what nobody declared.

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BASE_CONFIG, byType, one, output, ProgramResult, RecordedResource, runProgram } from "../../support/program";
+import { BASE_CONFIG, byType, leaves, one, output, ProgramResult, RecordedResource, runProgram } from "../../support/program";
 
 const APP_DIR = "test/fixtures/rails-app";
 const CONTAINER = "docker:index/container:Container";
@@ -303,15 +303,6 @@ describe("a setting stored with pulumi config set --secret stays secret wherever
         stopGraceSeconds: { stored: "2917", needle: /(^|[^0-9a-f])2917([^0-9a-f]|$)/ },
     };
     const LOCAL = { appVersion: 1, target: "local", appDir: APP_DIR };
-    /** Every string or number inside `v`, as text. */
-    const leaves = (v: unknown): string[] =>
-        Array.isArray(v)
-            ? v.flatMap(leaves)
-            : v && typeof v === "object"
-              ? Object.values(v).flatMap(leaves)
-              : typeof v === "string" || typeof v === "number"
-                ? [String(v)]
-                : [];
     const holds = (v: unknown, needle: RegExp) => leaves(v).some((l) => needle.test(l));
 
     const runs: Record<string, ProgramResult> = {};

@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { renderNginxConfig, type NginxConfigOptions } from "../../../infra/deploy/nginx";
+import { freePort } from "../../e2e/harness/tls";
 import { startDns } from "../../support/nginx/dns";
 import { mainConf, startNginx, stop } from "../../support/nginx/harness";
 
@@ -18,14 +19,6 @@ const SLOTS = { blue: "app-blue.test", green: "app-green.test" };
 const APP_HOST = "127.0.0.4";
 const CLIENT_A = "127.0.0.2";
 const CLIENT_B = "127.0.0.3";
-
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
 
 type Options = Omit<NginxConfigOptions, "slots" | "appPort" | "routeDir" | "resolver" | "listenPort" | "probePort">;
 

@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import * as tls from "node:tls";
 import { renderNginxConfig, type NginxConfigOptions } from "../../../infra/deploy/nginx";
+import { freePort } from "../../e2e/harness/tls";
 import { runNginx } from "../../support/nginx/binary";
 import { startDns } from "../../support/nginx/dns";
 import { mainConf, startNginx, stop } from "../../support/nginx/harness";
@@ -253,14 +254,6 @@ const APP_HOST = "127.0.0.4";
 const TOKEN = "tok-3nJ_x9";
 const HSTS = 600;
 const CHECK = "1s";
-
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
 
 interface Answer {
     readonly status: number;

@@ -15,6 +15,7 @@ import { SECRET_CAPABLE_KEYS } from "../../../infra/config/parse";
 import { renderNginxConfig } from "../../../infra/deploy/nginx";
 import { appEnvironment, maskWords, stepFailure } from "../../../infra/deploy/spec";
 import { one, parseNginx } from "../../support/nginx/parse";
+import { leaves } from "../../support/program";
 
 /** Target aws's settings (infra/targets/aws.ts) for an arm64 instance. */
 const AWS: TargetSettings = {
@@ -324,14 +325,6 @@ describe("settings stored as secrets", () => {
         mysqlUser: { value: "s3cr3t_user", needle: /s3cr3t_user/ },
         mysqlDatabase: { value: "s3cr3t_db", needle: /s3cr3t_db/ },
     };
-    const leaves = (v: unknown): string[] =>
-        Array.isArray(v)
-            ? v.flatMap(leaves)
-            : v && typeof v === "object"
-              ? Object.values(v).flatMap(leaves)
-              : typeof v === "string" || typeof v === "number"
-                ? [String(v)]
-                : [];
 
     for (const key of SECRET_CAPABLE_KEYS) {
         it(`lists every plan field that holds ${key}, so the component makes it a secret`, () => {
