@@ -18,6 +18,7 @@ export = (async () => {
         appContainer: app.appContainer,
         ...target.outputs,
         ...(app.mysqlVolume && { mysqlVolume: app.mysqlVolume }),
+        ...(app.acmeContainer && { certificateLogsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.acmeContainer}` }),
         logsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.appContainer}`,
         execCommand: pulumi.interpolate`${target.docker} exec -it ${app.appContainer} <command>`,
     };

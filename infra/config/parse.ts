@@ -20,10 +20,13 @@ import {
     checked,
 } from "./fields";
 import { isImageReference } from "./image";
+import { HTTPS_KEYS, parseHttps } from "./https";
 import { BerthConfig, RawConfig, Target } from "./types";
 
 export { ConfigError, ConfigErrors, nearestKey } from "./fields";
 export type { BerthConfig, RawConfig, Target } from "./types";
+export { ACME_DIRECTORIES, DEFAULT_ACME_IMAGE, dnsNameProblem, HTTPS_KEYS } from "./https";
+export type { HttpsConfig } from "./https";
 
 /**
  * Default nginx image: the official image's current stable line (1.30), which has upstream `server ... resolve`
@@ -68,6 +71,8 @@ export const TARGET_ONLY_KEYS: Readonly<Record<Target, Readonly<Record<string, s
         dataSnapshotId: "",
         amiId: "",
         updateStrategy: "reboot",
+        // HTTPS needs a public address and port 80 reachable from the CA: the aws host's.
+        ...HTTPS_KEYS,
     },
     local: { localPort: "8080", localKeepData: "true" },
 };
@@ -304,6 +309,7 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         mysqlUser,
         mysqlDatabase,
         updateStrategy: field(() => enumOf(plain, "updateStrategy", ["reboot", "off"] as const, "reboot"), "reboot"),
+        https: parseHttps(plain, (e) => errors.push(e)),
     };
     // A key stored as a secret is described without its value.
     const shown = errors.map((e) => (secretKeys.has(e.key) && isSecretCapable(e.key) ? e.redacted() : e));
@@ -375,6 +381,7 @@ export const KNOWN_KEYS = [
     "mysqlUser",
     "mysqlDatabase",
     "updateStrategy",
+    ...Object.keys(HTTPS_KEYS),
     ...SECRET_KEYS,
 ] as const;
 

@@ -1,3 +1,5 @@
+import type { HttpsConfig } from "./https";
+
 /** Where the app runs: an EC2 host Berth provisions, or the Docker engine on this machine. */
 export type Target = "aws" | "local";
 
@@ -88,4 +90,7 @@ export interface BerthConfig {
     readonly mysqlUser: string;
     /** MySQL database for the app. Default "app". */
     readonly mysqlDatabase: string;
+
+    /** HTTPS for visitors (target aws): undefined while `domain` is unset, HTTP only. */
+    readonly https: HttpsConfig | undefined;
 }

@@ -42,6 +42,8 @@ export interface DeploymentArgs extends AppSettings, TargetSettings {
     mysqlPassword?: pulumi.Input<string>;
     mysqlRootPassword?: pulumi.Input<string>;
     secretKeyBase?: pulumi.Input<string>;
+    /** What the ACME client waits for before it starts (DNS records), with HTTPS. */
+    acmeDependsOn?: pulumi.Resource[];
     /** Settings stored as secrets: every input their value reaches is a secret, and errors name them instead. */
     secretSettings?: readonly (keyof AppSettings)[];
 }
@@ -57,6 +59,8 @@ export class Deployment extends pulumi.ComponentResource {
     public readonly networkName: pulumi.Output<string>;
     /** The named volume holding MySQL's data, when the target keeps it in one. */
     public readonly mysqlVolume: pulumi.Output<string> | undefined;
+    /** The ACME client's container, with HTTPS. */
+    public readonly acmeContainer: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Deployment", name, {}, opts);
@@ -100,6 +104,10 @@ export class Deployment extends pulumi.ComponentResource {
         const images = {
             mysql: new docker.RemoteImage(`${name}-mysql-image`, { name: args.mysqlImage, keepLocally: true }, child),
             nginx: new docker.RemoteImage(`${name}-nginx-image`, { name: args.nginxImage, keepLocally: true }, child),
+            acme:
+                args.https === undefined
+                    ? undefined
+                    : new docker.RemoteImage(`${name}-acme-image`, { name: args.https.acmeImage, keepLocally: true }, child),
             app: new docker.Image(
                 `${name}-app-image`,
                 {
@@ -138,9 +146,10 @@ export class Deployment extends pulumi.ComponentResource {
             return new docker.Container(
                 `${name}-${role}`,
                 {
-                    image: c.image === "app" ? images.app.repoDigest : images[c.image].imageId,
+                    image: c.image === "app" ? images.app.repoDigest : images[c.image]!.imageId,
+                    entrypoints: c.entrypoint,
                     command: hide(from.command, c.command),
-                    envs: envs[c.env],
+                    envs: c.env === "none" ? c.plainEnv : envs[c.env],
                     networksAdvanced: c.networks.map((n) => ({ name: networks[n.network].name, aliases: n.aliases })),
                     healthcheck: hide(from.healthcheck, c.healthcheck),
                     wait: c.waitSeconds !== undefined ? true : undefined,
@@ -155,7 +164,9 @@ export class Deployment extends pulumi.ComponentResource {
                     destroyGraceSeconds: hide(from.destroyGraceSeconds, c.destroyGraceSeconds),
                     volumes: c.volumes.length
                         ? c.volumes.map((m) =>
-                              "hostPath" in m ? m : { volumeName: volumes[m.volume]!.name, containerPath: m.containerPath },
+                              "hostPath" in m
+                                  ? m
+                                  : { volumeName: volumes[m.volume]!.name, containerPath: m.containerPath, readOnly: m.readOnly },
                           )
                         : undefined,
                     ports: c.ports.length ? c.ports : undefined,
@@ -219,6 +230,9 @@ export class Deployment extends pulumi.ComponentResource {
             dependsOn: [migrate.step, networks.front],
         });
         const nginx = container("nginx", plan.containers.nginx);
+        // After nginx, which serves its challenge files; nothing waits for it: the first certificate may
+        // take a while (DNS not pointed yet), and the site serves HTTP meanwhile.
+        const acme = plan.containers.acme && container("acme", plan.containers.acme, { dependsOn: [nginx, ...(args.acmeDependsOn ?? [])] });
 
         // The cutover: once the new container is healthy (the provider waited), nginx routes to it.
         const e = args.engine;
@@ -246,11 +260,13 @@ export class Deployment extends pulumi.ComponentResource {
         this.appImage = images.app.imageName;
         this.networkName = networks.backend.name;
         this.mysqlVolume = volumes.mysql?.name;
+        this.acmeContainer = acme?.name;
         this.registerOutputs({
             appContainer: this.appContainer,
             appImage: this.appImage,
             networkName: this.networkName,
             mysqlVolume: this.mysqlVolume,
+            acmeContainer: this.acmeContainer,
         });
     }
 }

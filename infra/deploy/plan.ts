@@ -3,6 +3,16 @@
  * (index.ts) only maps it to resources, so what runs is tested here with literal inputs and exact
  * outputs, the way Kamal tests its commands.
  */
+import {
+    ACME_CA_FILE,
+    ACME_DIR,
+    ACME_SUBDIRS,
+    acmeEnvironment,
+    acmeScript,
+    CERT_CHECK_INTERVAL,
+    NGINX_ACME_ROOT,
+    NGINX_CERT_DIR,
+} from "./acme";
 import { nginxSize, renderNginxConfig, routeMarker } from "./nginx";
 import {
     appEnvironmentNames,
@@ -13,10 +23,10 @@ import {
     MYSQL_STOP_GRACE_SECONDS,
     mysqlHealthCheck,
 } from "./spec";
-import type { AppSettings, Storage, TargetSettings } from "./settings";
+import type { AppSettings, HttpsSettings, Storage, TargetSettings } from "./settings";
 
 export { appSettings } from "./settings";
-export type { AppSettings, Publish, Storage, TargetSettings } from "./settings";
+export type { AppSettings, HttpsSettings, Publish, Storage, TargetSettings } from "./settings";
 
 /** The two slots' names on the front network; only the cutover gives one to a healthy app container. */
 export const SLOTS = { blue: "app-blue", green: "app-green" } as const;
@@ -57,11 +67,12 @@ export interface PlanInput extends AppSettings, TargetSettings {
 }
 
 export type NetworkRole = "backend" | "front";
-export type ImageRole = "mysql" | "app" | "nginx";
+export type ImageRole = "mysql" | "app" | "nginx" | "acme";
 export type VolumeRole = "mysql" | "route" | "dumps";
 
 /** A container's mount: a host directory, or one of the deployment's volumes by role. */
-export type Mount = { hostPath: string; containerPath: string } | { volume: VolumeRole; containerPath: string };
+export type Mount =
+    { hostPath: string; containerPath: string; readOnly?: boolean } | { volume: VolumeRole; containerPath: string; readOnly?: boolean };
 
 /** A named Docker volume the deployment creates. */
 export interface VolumePlan {
@@ -74,9 +85,13 @@ export interface VolumePlan {
 /** One container as the Docker provider takes it, with its replace policy and the reason for it. */
 export interface ContainerPlan {
     image: ImageRole;
+    /** Replaces the image's entrypoint (the image's CMD is then not used either). */
+    entrypoint?: string[];
     command?: string[];
     /** Names of the environment variables (values come from config and secrets at run time). */
     env: "mysql" | "app" | "none";
+    /** With env "none": plain `KEY=value` entries, no secret among them. */
+    plainEnv?: string[];
     networks: { network: NetworkRole; aliases: string[] }[];
     healthcheck?: HealthCheck;
     /** Wait until healthy, this many seconds at most. */
@@ -111,6 +126,8 @@ export interface DeployPlan {
         migrate: ContainerPlan;
         app: ContainerPlan;
         nginx: ContainerPlan;
+        /** With HTTPS only: the ACME client that keeps nginx's certificate. */
+        acme?: ContainerPlan;
     };
     /** The cutover step's settings (the engine address and the containers' names come at run time). */
     cutover: { script: string; env: Record<string, string> };
@@ -176,6 +193,42 @@ export function dumpScript(appVersion: number, keep: number = KEEP_DUMPS): strin
         'echo "dumped $MYSQL_DATABASE to $f ($(wc -c < "$f") bytes)"',
         `ls -1t ${DUMP_DIR}/*.sql | tail -n +${keep + 1} | while read -r old; do rm -f -- "$old"; echo "removed $old"; done`,
     ].join("\n");
+}
+
+/** A subdirectory of the ACME storage on the host. */
+function acmePath(h: HttpsSettings, sub: keyof typeof ACME_SUBDIRS): string {
+    return `${h.storage.hostPath.replace(/\/+$/, "")}/${ACME_SUBDIRS[sub]}`;
+}
+
+/**
+ * The ACME client: lego in a loop (acme.ts) that gets and renews the certificate and publishes it where
+ * nginx reads it. It gates nothing: until a certificate exists the site serves HTTP, and a failure is
+ * retried while whatever was published keeps serving.
+ */
+function acmeContainer(h: HttpsSettings): ContainerPlan {
+    return {
+        image: "acme",
+        // The official image's entrypoint is lego itself; the loop runs it.
+        entrypoint: ["/bin/sh", "-c", acmeScript()],
+        env: "none",
+        plainEnv: acmeEnvironment({ domains: h.domains, email: h.email, server: h.server, caCertificate: h.caCertificate }),
+        // On the front network, for the way out to the directory; nginx serves the challenge from the files.
+        networks: [{ network: "front", aliases: [] }],
+        oneShot: false,
+        restart: "unless-stopped",
+        stopTimeout: 10,
+        destroyGraceSeconds: 10,
+        volumes: [{ hostPath: h.storage.hostPath, containerPath: ACME_DIR }],
+        ports: [],
+        labels: { "berth.role": "acme" },
+        uploads: h.caCertificate === undefined ? [] : [{ file: ACME_CA_FILE, content: h.caCertificate }],
+        createTimeoutSeconds: 5 * 60,
+        ignoreChanges: [],
+        replace: {
+            deleteBeforeReplace: true,
+            why: "two ACME clients must never write the same account and certificate files at once",
+        },
+    };
 }
 
 export function planDeployment(i: PlanInput): DeployPlan {
@@ -256,8 +309,21 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 stopTimeout: NGINX_STOP_GRACE_SECONDS,
                 destroyGraceSeconds: NGINX_STOP_GRACE_SECONDS,
                 // The route marker outlives nginx's container: a new nginx routes where the last one did.
-                volumes: [mount(i.routeStorage, "route", ROUTE_DIR)],
-                ports: [{ internal: 80, external: i.publish.port, ...(i.publish.ip === undefined ? {} : { ip: i.publish.ip }) }],
+                volumes: [
+                    mount(i.routeStorage, "route", ROUTE_DIR),
+                    ...(i.https === undefined
+                        ? []
+                        : [
+                              { hostPath: acmePath(i.https, "webroot"), containerPath: NGINX_ACME_ROOT, readOnly: true },
+                              { hostPath: acmePath(i.https, "live"), containerPath: NGINX_CERT_DIR, readOnly: true },
+                          ]),
+                ],
+                ports: [
+                    { internal: 80, external: i.publish.port, ...(i.publish.ip === undefined ? {} : { ip: i.publish.ip }) },
+                    ...(i.https === undefined
+                        ? []
+                        : [{ internal: 443, external: i.https.port, ...(i.publish.ip === undefined ? {} : { ip: i.publish.ip }) }]),
+                ],
                 labels: {},
                 uploads: [
                     {
@@ -271,6 +337,15 @@ export function planDeployment(i: PlanInput): DeployPlan {
                             clientTimeout: `${i.clientTimeout}s`,
                             connLimitPerClient: i.connLimitPerClient,
                             rateLimitPerClient: i.rateLimitPerClient,
+                            tls:
+                                i.https === undefined
+                                    ? undefined
+                                    : {
+                                          certDir: NGINX_CERT_DIR,
+                                          acmeWebroot: `${NGINX_ACME_ROOT}/.well-known/acme-challenge`,
+                                          hstsSeconds: i.https.hstsSeconds,
+                                          certCheckInterval: CERT_CHECK_INTERVAL,
+                                      },
                         }),
                     },
                 ],
@@ -281,6 +356,7 @@ export function planDeployment(i: PlanInput): DeployPlan {
                     why: `one host port ${i.publish.port}: the new nginx can only bind it once the old one is gone`,
                 },
             },
+            ...(i.https === undefined ? {} : { acme: acmeContainer(i.https) }),
         },
         cutover: {
             script: CUTOVER_SCRIPT,
@@ -325,6 +401,7 @@ export const SECRET_SETTING_INPUTS: {
             destroyGraceSeconds: ["stopGraceSeconds"],
         },
         nginx: { uploads: ["appPort"] },
+        acme: {},
     },
     cutoverEnv: ["appPort", "healthPath"],
 };

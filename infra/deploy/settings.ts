@@ -99,4 +99,29 @@ export interface TargetSettings {
     dumpStorage: Storage;
     /** Where nginx publishes. */
     publish: Publish;
+    /** HTTPS for visitors; undefined: HTTP only. */
+    https?: HttpsSettings;
+}
+
+/**
+ * HTTPS: an ACME client container keeps a certificate for `domains` (HTTP-01, its challenge files served
+ * by nginx) in a directory nginx reads; nginx serves HTTPS with it and redirects HTTP once it exists.
+ */
+export interface HttpsSettings {
+    /** The certificate's names; the first is the visitors' host name. */
+    domains: readonly string[];
+    /** The ACME account's contact address. */
+    email: string;
+    /** The ACME directory URL. */
+    server: string;
+    /** PEM the ACME client trusts for the directory's own HTTPS (a private CA); undefined: the system's roots. */
+    caCertificate?: string;
+    /** HSTS max-age in seconds; 0: none. */
+    hstsSeconds: number;
+    /** The ACME client's image (lego). */
+    acmeImage: string;
+    /** The host directory of the ACME account, the certificates and the challenge files (it outlives containers). */
+    storage: { hostPath: string };
+    /** The host port nginx publishes HTTPS on, on the same address as `publish`. */
+    port: number;
 }

@@ -32,6 +32,8 @@ export interface HostArgs {
     amiId?: string;
     /** Flatcar update strategy. */
     updateStrategy: "reboot" | "off";
+    /** Open HTTPS (443) to everyone, as HTTP. Default false. */
+    https?: boolean;
 }
 
 /** What the readiness gate names when the daemon never answers: where to look, and what admits whom. */
@@ -103,7 +105,7 @@ export class Host extends pulumi.ComponentResource {
         // The ingress rules are part of "ready": after the operator's address changed, the rules are
         // updated before anything talks to the daemon (the readiness gate, the cutover).
         const ingress: pulumi.Resource[] = [];
-        for (const r of ingressRules(args.adminCidrs)) {
+        for (const r of ingressRules(args.adminCidrs, { https: args.https })) {
             const rule = new aws.vpc.SecurityGroupIngressRule(
                 `${name}-in-${r.key}`,
                 {

@@ -3,6 +3,7 @@
  * daemon over mutual TLS once it answers (infra/docker-endpoint).
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
 import { adminAddressNotice, BerthConfig, resolveAdminCidrs } from "../config";
 import { DockerEndpoint } from "../docker-endpoint";
 import { dockerPlatform } from "../deploy/spec";
@@ -17,8 +18,13 @@ export const MYSQL_HOST_DIR = "/opt/data/mysql";
 export const ROUTE_HOST_DIR = "/opt/data/berth/route";
 /** The dumps taken before each migration, on the data volume beside MySQL's files. */
 export const DUMPS_HOST_DIR = "/opt/data/berth/dumps";
-/** nginx serves visitors on port 80 of every address; the security group opens it to the world. */
+/** The ACME client's account, certificates and challenge files, on the data volume: a new instance keeps them. */
+export const ACME_HOST_DIR = "/opt/data/berth/acme";
+/** nginx serves visitors on port 80 of every address, and 443 with HTTPS; the security group opens them to the world. */
 export const HTTP_PORT = 80;
+export const HTTPS_PORT = 443;
+/** TTL of the A records Berth creates in Route 53. */
+export const DNS_TTL_SECONDS = 300;
 
 export async function awsTarget(config: BerthConfig): Promise<Target> {
     const adminCidrs = await resolveAdminCidrs(config.adminCidrs);
@@ -36,6 +42,10 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         availabilityZone: config.availabilityZone,
     });
     if (problems.length > 0) throw new pulumi.RunError(problems.join("\n\n"));
+    const https = config.https;
+    const names = https === undefined ? [] : [https.domain, ...https.aliases];
+    // The zone is read first: a name it cannot hold is refused before anything is declared.
+    const zone = https?.route53ZoneId === undefined ? undefined : await route53Zone(https.route53ZoneId, names);
 
     const host = new Host("host", {
         instanceType: config.instanceType,
@@ -51,7 +61,23 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         amiId: config.amiId,
         dataSnapshotId: config.dataSnapshotId,
         updateStrategy: config.updateStrategy,
+        https: https !== undefined,
     });
+    // The A records, when Berth manages the zone; created before the ACME client starts, so its first order
+    // finds them (Route 53 changes are waited for until INSYNC: terraform-provider-aws route53/record.go).
+    const records =
+        zone === undefined
+            ? []
+            : names.map(
+                  (n) =>
+                      new aws.route53.Record(`dns-${n}`, {
+                          zoneId: zone,
+                          name: n,
+                          type: "A",
+                          ttl: DNS_TTL_SECONDS,
+                          records: [host.publicIp],
+                      }),
+              );
     const endpoint = new DockerEndpoint("docker", {
         host: host.publicIp,
         caCertPem: host.tls.caCertPem,
@@ -83,8 +109,22 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
             routeStorage: { hostPath: ROUTE_HOST_DIR },
             dumpStorage: { hostPath: DUMPS_HOST_DIR },
             publish: { port: HTTP_PORT },
+            https:
+                https === undefined
+                    ? undefined
+                    : {
+                          domains: names,
+                          email: https.acmeEmail,
+                          server: https.acmeServer,
+                          caCertificate: https.acmeCaCertificate,
+                          hstsSeconds: https.hstsSeconds,
+                          acmeImage: https.acmeImage,
+                          storage: { hostPath: ACME_HOST_DIR },
+                          port: HTTPS_PORT,
+                      },
+            acmeDependsOn: records,
         },
-        url: pulumi.interpolate`http://${host.publicDns}/`,
+        url: https === undefined ? pulumi.interpolate`http://${host.publicDns}/` : `https://${https.domain}/`,
         docker: commands.docker,
         outputs: {
             publicIp: host.publicIp,
@@ -96,6 +136,27 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
             dockerClientCert: host.tls.clientCertPem,
             dockerClientKey: host.tls.clientKeyPem,
             tlsExpiry: host.tls.expiry,
+            // Without a managed zone: the records to create at the DNS provider, ready to paste.
+            ...(https !== undefined && zone === undefined
+                ? { dnsRecords: host.publicIp.apply((ip) => names.map((n) => `${n}. ${DNS_TTL_SECONDS} IN A ${ip}`)) }
+                : {}),
         },
     };
+}
+
+/**
+ * The hosted zone's id, once every name is checked to be in it (the zone's name or below it); a name outside
+ * it is refused with the list of such names.
+ */
+async function route53Zone(zoneId: string, names: readonly string[]): Promise<string> {
+    const zone = await aws.route53.getZone({ zoneId });
+    const apex = zone.name.toLowerCase().replace(/\.$/, "");
+    const outside = names.filter((n) => n !== apex && !n.endsWith(`.${apex}`));
+    if (outside.length > 0) {
+        throw new pulumi.RunError(
+            `berth:route53ZoneId ${zoneId} is the zone ${apex}, which cannot hold ${outside.join(", ")}: ` +
+                `set berth:route53ZoneId to the zone of those names, or unset it and create the A records yourself`,
+        );
+    }
+    return zoneId;
 }

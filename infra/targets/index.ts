@@ -9,7 +9,13 @@ import type { TargetSettings } from "../deploy/plan";
 
 export interface Target {
     /** What the Deployment takes from the target: the provider, the cutover's way to the same engine, storage, port, platform. */
-    deployment: TargetSettings & { provider: docker.Provider; engine: EngineEndpoint; hostId?: pulumi.Input<string> };
+    deployment: TargetSettings & {
+        provider: docker.Provider;
+        engine: EngineEndpoint;
+        hostId?: pulumi.Input<string>;
+        /** What the ACME client waits for before it starts (the DNS records Berth creates). */
+        acmeDependsOn?: pulumi.Resource[];
+    };
     /** Where visitors reach the app. */
     url: pulumi.Input<string>;
     /** The docker CLI aimed at the engine, for the printed commands. */

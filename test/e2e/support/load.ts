@@ -3,8 +3,14 @@
  * back to back until `stop` resolves (and at least `minDurationMs` passed). One request in
  * `postEvery` is a `POST /users.json` that creates a row (nginx never retries a POST, so these show
  * what a retry would hide). Every request is kept as a sample, for windows and percentiles.
+ *
+ * An `https://` URL is loaded over TLS, verified against `ca` and `servername`; each sample then keeps the
+ * serial of the certificate the answering connection was set up with, so a certificate change under load
+ * shows in the counts (`newConnectionEvery` makes some requests set up a connection of their own).
  */
 import * as http from "node:http";
+import * as https from "node:https";
+import * as tls from "node:tls";
 
 export interface Sample {
     /** ms since the load started */
@@ -16,6 +22,8 @@ export interface Sample {
     error?: string;
     /** X-App-Version of the answer */
     version?: string;
+    /** https: serial number of the server's leaf certificate on the connection that answered (upper-case hex). */
+    serial?: string;
 }
 
 export interface LoadResult {
@@ -35,6 +43,8 @@ export interface LoadResult {
     samples: Sample[];
     /** POSTs that answered 201 (rows the app must now have). */
     created: string[];
+    /** https: serial numbers of the certificates the answering connections presented, with counts. */
+    serials: Record<string, number>;
 }
 
 export interface LoadOptions {
@@ -53,6 +63,20 @@ export interface LoadOptions {
      * slower). Default: no pacing, as fast as the answers come (saturating the machine).
      */
     ratePerConnection?: number;
+    /** https: the PEM certificate(s) trusted for the server (default: Node's bundled roots). */
+    ca?: string;
+    /**
+     * https: the SNI name, and the name the server's certificate is checked against, also when the URL's
+     * host is an IP address (default: the URL's host).
+     */
+    servername?: string;
+    /** The Host header to send (default: the URL's host and port). */
+    hostHeader?: string;
+    /**
+     * One request in this many goes on a connection of its own (no agent, `Connection: close`), so a
+     * certificate change shows under load; 0: every request uses the keep-alive pool. Default 0.
+     */
+    newConnectionEvery?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -62,8 +86,30 @@ export function percentile(sorted: number[], p: number): number {
 
 let seq = 0;
 
+/** TLS options of a request: trust `ca`, send `servername` as SNI and check the certificate against it. */
+function tlsOptions(o: Pick<LoadOptions, "ca" | "servername">): Pick<tls.ConnectionOptions, "ca" | "servername" | "checkServerIdentity"> {
+    const servername = o.servername;
+    return {
+        ...(o.ca !== undefined ? { ca: o.ca } : {}),
+        ...(servername !== undefined
+            ? {
+                  servername,
+                  // Checked against `servername` explicitly, not the URL's host (an IP here may also be in the
+                  // certificate and would pass) (https://nodejs.org/api/tls.html#tlscheckserveridentityhostname-cert).
+                  checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(servername, cert),
+              }
+            : {}),
+    };
+}
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
+    const base = new URL(o.url);
+    const secure = base.protocol === "https:";
+    if (!secure && base.protocol !== "http:") throw new Error(`runLoad: url must be http:// or https://, got ${base.protocol}`);
+    const transport = secure ? tlsOptions(o) : {};
+    const agent = secure
+        ? new https.Agent({ keepAlive: true, maxSockets: o.connections, ...transport })
+        : new http.Agent({ keepAlive: true, maxSockets: o.connections });
     const startedAt = Date.now();
     const r: LoadResult = {
         requests: 0,
@@ -77,6 +123,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         startedAt,
         samples: [],
         created: [],
+        serials: {},
     };
     const t0 = process.hrtime.bigint();
     const now = () => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -88,22 +135,27 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         () => (stopping = true),
     );
     const done = () => (stopping && now() >= minEnd) || now() >= hardEnd;
-    const base = new URL(o.url);
     let n = 0;
+    let m = 0;
     const one = () =>
         new Promise<void>((resolve) => {
             const post = o.postEvery ? ++n % o.postEvery === 0 : false;
+            const fresh = o.newConnectionEvery ? ++m % o.newConnectionEvery === 0 : false;
             const email = post ? `load-${process.pid}-${++seq}-${Date.now()}@example.com` : "";
             const body = post ? JSON.stringify({ email }) : undefined;
             const sample: Sample = { start: now(), end: 0, method: post ? "POST" : "GET", status: 0 };
             let settled = false;
-            const finish = (status: number, error?: string, version?: string) => {
+            const finish = (status: number, error?: string, version?: string, serial?: string) => {
                 if (settled) return;
                 settled = true;
                 sample.end = now();
                 sample.status = status;
                 if (error) sample.error = error;
                 if (version) sample.version = version;
+                if (serial) {
+                    sample.serial = serial;
+                    r.serials[serial] = (r.serials[serial] ?? 0) + 1;
+                }
                 r.samples.push(sample);
                 r.requests++;
                 const ms = sample.end - sample.start;
@@ -117,17 +169,26 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
                 if (!error) r.versions[v] = (r.versions[v] ?? 0) + 1;
                 resolve();
             };
-            const req = http.request(
+            const headers: http.OutgoingHttpHeaders = post
+                ? { "content-type": "application/json", "content-length": Buffer.byteLength(body!) }
+                : {};
+            if (o.hostHeader !== undefined) headers.host = o.hostHeader;
+            if (fresh) headers.connection = "close";
+            const req = (secure ? https : http).request(
                 post ? new URL("/users.json", base) : base,
                 {
-                    agent,
+                    ...transport,
+                    // agent: false: a one-off agent, so a connection (and for https a handshake) of its own.
+                    agent: fresh ? false : agent,
                     method: post ? "POST" : "GET",
                     timeout: o.requestTimeoutMs ?? 30_000,
-                    headers: post ? { "content-type": "application/json", "content-length": Buffer.byteLength(body!) } : {},
+                    headers,
                 },
                 (res) => {
+                    // Read now: once the answer ends, a fresh connection closes and a pooled one may serve another.
+                    const serial = secure ? (res.socket as tls.TLSSocket).getPeerCertificate().serialNumber : undefined;
                     res.resume();
-                    res.on("end", () => finish(res.statusCode ?? 0, undefined, res.headers["x-app-version"] as string | undefined));
+                    res.on("end", () => finish(res.statusCode ?? 0, undefined, res.headers["x-app-version"] as string | undefined, serial));
                     res.on("error", (e) => finish(0, e.message));
                 },
             );

@@ -61,6 +61,7 @@ describe("parseConfig defaults", () => {
                 mysqlUser: "app",
                 mysqlDatabase: "app",
                 updateStrategy: "reboot",
+                https: undefined,
             },
         );
     });
