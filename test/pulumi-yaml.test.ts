@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { KNOWN_KEYS, parseConfig, SECRET_KEYS, TARGET_ONLY_KEYS, TARGETS, type BerthConfig } from "../infra/config";
+import { HTTPS_KEYS, KNOWN_KEYS, parseConfig, SECRET_KEYS, TARGET_ONLY_KEYS, TARGETS, type BerthConfig } from "../infra/config";
 import { configSet, configSetCommandsIn, shellWords } from "./support/pulumi-cli/config-set";
 import { CliError, declared, loadProject, type Project } from "./support/pulumi-cli/project";
 import {
@@ -203,6 +203,8 @@ describe("stacks the CLI must accept", () => {
             "appEnv",
             "adminCidrs[0]",
             "appVersion",
+            "domain",
+            "acmeEmail",
         ]) {
             assert.ok(keys.includes(key), `README sets ${key}: ${keys.join(", ")}`);
         }
@@ -227,11 +229,16 @@ describe("stacks the CLI must accept", () => {
         }
     }
 
-    it("each inline README command, alone, on Pulumi.dev.yaml", () => {
+    it("each inline README command, alone, on Pulumi.dev.yaml (an HTTPS key's after the HTTPS block)", () => {
         const inline = commands.filter((c) => c.block < 0);
         assert.ok(inline.length > 0);
+        // The HTTPS keys only apply with a domain: the README's HTTPS block (domain, acmeEmail) comes first.
+        const httpsBlock = commands.filter((c) => c.block >= 0 && commands.some((d) => d.block === c.block && d.command.key === "domain"));
+        assert.ok(httpsBlock.length >= 2, "the README has a block that sets domain and acmeEmail");
+        const isHttpsKey = (key: string) => Object.hasOwn(HTTPS_KEYS, key.replace(/\[\d+\]$/, "")) && key !== "domain";
         for (const { source, command } of inline) {
             const stack = new Map(loadProjectStack(read("Pulumi.dev.yaml"), project));
+            if (isHttpsKey(command.key)) for (const b of httpsBlock) configSet(stack, project, b.command, encrypt);
             configSet(stack, project, command, encrypt);
             assert.doesNotThrow(() => programParse(cliRun(stack)), source);
         }

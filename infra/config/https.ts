@@ -126,9 +126,11 @@ function acmeServer(raw: RawConfig): string {
     } catch {
         throw new ConfigError("acmeServer", form, v);
     }
-    if (url.protocol !== "https:" || url.username !== "" || url.password !== "" || /[\s'"\\`$]/.test(v)) {
-        throw new ConfigError("acmeServer", form, v);
+    // A user or password in the URL is refused without repeating the value: it would be a credential.
+    if (url.username !== "" || url.password !== "") {
+        throw ConfigError.withoutValue("acmeServer", form, "it holds a user name or password, which an ACME directory URL never does");
     }
+    if (url.protocol !== "https:" || /[\s'"\\`$]/.test(v)) throw new ConfigError("acmeServer", form, v);
     return v;
 }
 

@@ -64,9 +64,12 @@ export function acmeEnvironment(i: { domains: readonly string[]; email: string; 
  *   what failed and what keeps serving, then a retry after RETRY_SECONDS, doubled each time up to
  *   RETRY_MAX_SECONDS. Whatever was published keeps serving; lego's own output above it has the CA's answer.
  * - SIGTERM ends it at once (the sleeps run in the background so the trap runs).
+ *
+ * `at` moves the storage directory and the lego binary (the official image's `/lego`) for tests.
  */
-export function acmeScript(): string {
-    const dir = ACME_DIR;
+export function acmeScript(at: { dir?: string; lego?: string } = {}): string {
+    const dir = at.dir ?? ACME_DIR;
+    const legoBin = at.lego ?? "/lego";
     const { lego, webroot, live } = ACME_SUBDIRS;
     return [
         "set -u",
@@ -88,9 +91,9 @@ export function acmeScript(): string {
         "delay=$RETRY_SECONDS",
         "while :; do",
         `  if [ -s "$crt" ] && [ "$(cat "$dir/berth-order" 2>/dev/null)" = "$want" ]; then`,
-        '    what=renew; /lego "$@" renew --days "$RENEW_DAYS" --no-random-sleep --reuse-key; rc=$?',
+        `    what=renew; ${legoBin} "$@" renew --days "$RENEW_DAYS" --no-random-sleep --reuse-key; rc=$?`,
         "  else",
-        '    what=run; /lego "$@" run; rc=$?',
+        `    what=run; ${legoBin} "$@" run; rc=$?`,
         "  fi",
         '  if [ "$rc" -eq 0 ] && put "$key" privkey.pem 0640 && put "$crt" fullchain.pem 0644; then',
         `    printf '%s\\n' "$want" > "$dir/berth-order"`,

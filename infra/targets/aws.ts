@@ -149,7 +149,13 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
  * it is refused with the list of such names.
  */
 async function route53Zone(zoneId: string, names: readonly string[]): Promise<string> {
-    const zone = await aws.route53.getZone({ zoneId });
+    const zone = await aws.route53.getZone({ zoneId }).catch((err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new pulumi.RunError(
+            `berth:route53ZoneId ${zoneId}: the zone could not be read (${why}); ` +
+                `check the id (aws route53 list-hosted-zones) and that the credentials may call route53:GetHostedZone`,
+        );
+    });
     const apex = zone.name.toLowerCase().replace(/\.$/, "");
     const outside = names.filter((n) => n !== apex && !n.endsWith(`.${apex}`));
     if (outside.length > 0) {

@@ -3,21 +3,31 @@
  * engine, with what the program declares.
  *   1. nginx vs direct to the app container: throughput ratio and added p50/p99 at 20 and 50
  *      connections, alternating rounds so both see the same machine;
- *   2. every deploy drill under 50 connections (one request in five a POST): failed requests, the
+ *   2. HTTPS vs HTTP through nginx (a test-CA certificate where the ACME client would publish one): throughput
+ *      ratio and p50/p99 at the same connections, alternating rounds, and full TLS handshakes' p50/p99; then the
+ *      HTTP-only stack again for what follows;
+ *   3. every deploy drill under 50 connections (one request in five a POST): failed requests, the
  *      longest request and p99 in the deploy window against steady state;
- *   3. an update deploy of a source-only change with a warm build cache: build, migrate, healthy, switch.
+ *   4. an update deploy of a source-only change with a warm build cache: build, migrate, healthy, switch.
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { failures, percentile, runLoad, LoadResult } from "./support/load";
+import { measureHandshakes } from "./support/handshake";
+import { expectApp, installCertificate, removeCertificate, setCertificate } from "./support/https-bench";
 import { setupE2e } from "./support/env";
 import { BROKEN, drill } from "./support/drills";
-import { sleep } from "./harness/proc";
+import { sleep, waitFor } from "./harness/proc";
+import { issueLeaf, makeCa } from "../support/nginx/tls";
+import { ACME_HOST_DIR } from "../../infra/targets/aws";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 5000);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS || "20,50").split(",").map(Number);
+/** Full TLS handshakes measured at each concurrency. */
+const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES || 300);
+const DOMAIN = "bench.berth.test";
 const ROOT = path.resolve(__dirname, "../..");
 
 function merge(results: LoadResult[]) {
@@ -51,7 +61,7 @@ async function main() {
             if (!network) throw new Error(`${name} is on no network`);
             return network.IPAddress;
         };
-        const nginx = `http://${await ipOf("berth-nginx")}:80/`;
+        let nginx = `http://${await ipOf("berth-nginx")}:80/`;
         const direct = `http://${await ipOf("berth-app")}:3000/`;
 
         // 1. Side by side, alternating.
@@ -73,7 +83,85 @@ async function main() {
             );
         }
 
-        // 2. The drills, each under 50 connections with POSTs.
+        // 2. HTTPS vs HTTP through nginx, alternating. The ACME directory is unreachable (its client only logs
+        // failures and retries, publishing nothing): the certificate is a test CA's, put where the client would.
+        const httpsConfig = {
+            domain: DOMAIN,
+            acmeEmail: "ops@berth.test",
+            acmeServer: "https://acme.invalid/dir",
+        };
+        await env.up(await declare({ appVersion: 1, ...httpsConfig }));
+        const ip = await ipOf("berth-nginx");
+        const live = env.hostPath!(`${ACME_HOST_DIR}/live`);
+        // The ACME container makes live/ (group of nginx's workers, 0750) when it starts.
+        await waitFor("the ACME client to make live/", 60_000, async () =>
+            (await fs.stat(live).catch(() => undefined)) ? true : undefined,
+        );
+        const caDir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-bench-ca-"));
+        try {
+            const ca = makeCa(caDir);
+            await installCertificate(live, issueLeaf(ca, caDir, [DOMAIN]));
+            const plain = { url: `http://${ip}:80/`, hostHeader: DOMAIN };
+            const secure = { url: `https://${ip}:443/`, hostHeader: DOMAIN, ca: ca.certPem, servername: DOMAIN };
+            const check = { host: DOMAIN, ca: ca.certPem, servername: DOMAIN };
+            /** HTTP: port 80 serves the app (no certificate, no redirect). HTTPS: 443 serves it with ours. */
+            const mode = async (on: boolean) => {
+                await setCertificate(live, on);
+                return expectApp(on ? secure.url : plain.url, check);
+            };
+            for (const connections of CONNECTIONS) {
+                const viaHttp: LoadResult[] = [];
+                const viaHttps: LoadResult[] = [];
+                const { tlsVersion } = await mode(true);
+                await runLoad({ ...secure, connections, stop: sleep(2000) }); // warm-up
+                for (let i = 0; i < ROUNDS; i++) {
+                    await mode(false);
+                    viaHttp.push(await runLoad({ ...plain, connections, stop: sleep(ROUND_MS) }));
+                    await mode(true);
+                    viaHttps.push(await runLoad({ ...secure, connections, stop: sleep(ROUND_MS) }));
+                }
+                const h = merge(viaHttp);
+                const s = merge(viaHttps);
+                out(
+                    `GET / through nginx, HTTP vs HTTPS (${tlsVersion}, HTTP/1.1 keep-alive) at ${connections} connections, ` +
+                        `${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s:`,
+                );
+                out(`  http   : ${h.rps.toFixed(0)} req/s, p50 ${h.p50.toFixed(2)} ms, p99 ${h.p99.toFixed(2)} ms, ${h.failed} failed`);
+                out(`  https  : ${s.rps.toFixed(0)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, ${s.failed} failed`);
+                out(
+                    `  https/http throughput ratio: ${(s.rps / h.rps).toFixed(2)}; added p50 ${(s.p50 - h.p50).toFixed(2)} ms, added p99 ${(s.p99 - h.p99).toFixed(2)} ms`,
+                );
+            }
+            // Full handshakes (no session offered for resumption), each timed from TCP connected to secureConnect.
+            await mode(true);
+            for (const concurrency of [1, 10]) {
+                const r = await measureHandshakes({
+                    host: ip,
+                    port: 443,
+                    servername: DOMAIN,
+                    ca: ca.certPem,
+                    count: HANDSHAKES,
+                    concurrency,
+                });
+                const protocols = Object.entries(r.protocols)
+                    .map(([p, n]) => `${p} ${n}`)
+                    .join(", ");
+                out(
+                    `TLS handshake (full, P-256 certificate), ${HANDSHAKES} at concurrency ${concurrency}: ` +
+                        `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.failed} failed; ALPN: ${protocols || "none"}` +
+                        (r.failed ? ` ${JSON.stringify(r.errors)}` : ""),
+                );
+            }
+        } finally {
+            await removeCertificate(live);
+            await fs.rm(caDir, { recursive: true, force: true });
+        }
+        // The HTTP-only stack again (nginx is replaced: its address is looked up again).
+        await env.up(await declare({ appVersion: 1 }));
+        nginx = `http://${await ipOf("berth-nginx")}:80/`;
+        await expectApp(nginx, { host: new URL(nginx).host });
+
+        // 3. The drills, each under 50 connections with POSTs.
         let version = 1;
         const drills: [string, Record<string, unknown>, boolean, (() => Promise<void>)?][] = [
             ["normal switch", {}, true],
@@ -109,7 +197,7 @@ async function main() {
             );
         }
 
-        // 3. A source-only change, warm cache.
+        // 4. A source-only change, warm cache.
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-bench-app-"));
         try {
             await fs.cp(path.join(ROOT, "app"), dir, { recursive: true, filter: (src) => !/\/(node_modules|dist)(\/|$)/.test(src) });

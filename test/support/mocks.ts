@@ -51,6 +51,11 @@ export interface MockInput {
     volumeGeneration?: number;
     /** Which instance this run's instance is: a replaced instance gets a new id (default 1). */
     instanceGeneration?: number;
+    /**
+     * The account's Route 53 hosted zones, id → name, as the zone lookup (`aws.route53.getZone` by zoneId)
+     * reads them; an id not listed fails the lookup as AWS does. Absent: the account has none.
+     */
+    route53Zones?: Record<string, string>;
 }
 
 export const MOCK_IP = "203.0.113.10";
@@ -265,6 +270,20 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     // The data source fails when no rule matches (tfresource.SingularDataSourceFindError).
                     if (!found) throw new Error(`reading Security Group Rules: no matching Security Group Rule found`);
                     return { id: found.securityGroupRuleId, ...found };
+                }
+                // Result shape: pulumi/pulumi-aws sdk/nodejs/route53/getZone.ts (GetZoneResult).
+                case "aws:route53/getZone:getZone": {
+                    const zoneId = typeof i.zoneId === "string" ? i.zoneId : "";
+                    const name = input.route53Zones?.[zoneId];
+                    // The data source fails when no zone matches (terraform-provider-aws
+                    // internal/service/route53/zone_data_source.go: "no matching Route 53 Hosted Zone found").
+                    // The engine answers a failed invoke with a gRPC error, whose `details` the SDK makes the
+                    // program's error (@pulumi/pulumi runtime/invoke.ts, invokeAsync: `new Error(err.details)`).
+                    if (name === undefined) {
+                        const message = `invocation of aws:route53/getZone:getZone returned an error: no matching Route 53 Hosted Zone found`;
+                        throw Object.assign(new Error(message), { details: message });
+                    }
+                    return { id: zoneId, zoneId, name };
                 }
                 default:
                     throw new Error(`mocks: unexpected invoke ${args.token}`);

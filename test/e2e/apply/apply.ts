@@ -282,7 +282,13 @@ export class Applier {
             }
             case "remoteImage": {
                 const declared = String(r.inputs.name);
-                const kind: StandinKind = declared.startsWith("mysql") ? "mysql" : declared.startsWith("nginx") ? "nginx" : "node";
+                const kind: StandinKind = declared.startsWith("mysql")
+                    ? "mysql"
+                    : declared.startsWith("nginx")
+                      ? "nginx"
+                      : declared.startsWith("goacme/lego")
+                        ? "lego"
+                        : "node";
                 const image = await ensureImage(this.o.engine, declared, kind);
                 this.log(`image ${declared} -> ${image}`);
                 return { resource: r, id: image };

@@ -35,6 +35,24 @@ export interface PebbleOptions {
     env?: Readonly<Record<string, string>>;
     /** Certificate lifetime of the default profile, in seconds. Default 90 days, as Let's Encrypt's. */
     validitySeconds?: number;
+    /**
+     * The listener's TLS files (pebbleListener), so a restarted pebble keeps the HTTPS identity its clients
+     * trust. Default: new ones, removed with the container.
+     */
+    listener?: PebbleListener;
+}
+
+/** A CA and pebble's listener certificate and key for `name`, in `dir` (pebble's package ships none). */
+export interface PebbleListener {
+    dir: string;
+    caPem: string;
+    remove(): Promise<void>;
+}
+
+export async function pebbleListener(name: string): Promise<PebbleListener> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "berth-pebble-listener-"));
+    const tls = await listenerTls(dir, name);
+    return { dir: tls.dir, caPem: tls.caPem, remove: () => fs.rm(dir, { recursive: true, force: true }) };
 }
 
 export interface Pebble {
@@ -65,7 +83,7 @@ export async function startPebble(engine: Engine, network: string, opts: PebbleO
         await fs.rm(dir, { recursive: true, force: true });
     };
     try {
-        const tls = await listenerTls(dir, opts.name);
+        const tls = opts.listener ?? (await listenerTls(dir, opts.name));
         const config = {
             pebble: {
                 listenAddress: "0.0.0.0:14000",
@@ -81,7 +99,11 @@ export async function startPebble(engine: Engine, network: string, opts: PebbleO
                 profiles: { default: { description: "berth e2e", validityPeriod: opts.validitySeconds ?? 90 * 86_400 } },
             },
         };
-        await fs.writeFile(path.join(tls.dir, "pebble-config.json"), JSON.stringify(config, null, 2));
+        // Beside the listener's files, in a directory of this start's own (a shared listener is only read).
+        const files = path.join(dir, "files");
+        await fs.mkdir(files);
+        for (const f of ["cert.pem", "key.pem"]) await fs.copyFile(path.join(tls.dir, f), path.join(files, f));
+        await fs.writeFile(path.join(files, "pebble-config.json"), JSON.stringify(config, null, 2));
         const env = { PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0", ...opts.env };
         const args = ["create", "--name", container, "--network", network, "-p", "127.0.0.1:0:14000", "-p", "127.0.0.1:0:15000"];
         for (const [k, v] of Object.entries(env)) args.push("-e", `${k}=${v}`);
@@ -89,7 +111,7 @@ export async function startPebble(engine: Engine, network: string, opts: PebbleO
         await docker(engine, [...args, image]);
         created = true;
         // `docker cp DIR/. C:/etc/pebble` copies the directory's content (docs.docker.com/reference/cli/docker/container/cp/).
-        await docker(engine, ["cp", `${tls.dir}/.`, `${container}:${PEBBLE_DIR}`]);
+        await docker(engine, ["cp", `${files}/.`, `${container}:${PEBBLE_DIR}`]);
         await docker(engine, ["start", container]);
 
         const published = async (port: number) => {

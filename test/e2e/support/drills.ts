@@ -3,7 +3,7 @@
  * config a user could deploy), and a drill runner measuring the deploy window against steady state.
  */
 import { sleep } from "../harness/proc";
-import { failures, runLoad, windowStats } from "./load";
+import { failures, runLoad, windowStats, type LoadOptions } from "./load";
 
 const node = (script: string) => JSON.stringify(["node", "-e", script]);
 
@@ -49,10 +49,10 @@ const STEADY_MS = 6000;
 export const CONNECTIONS = 50;
 export const RATE_PER_CONNECTION = 6;
 const TAIL_MS = 3000;
-export async function drill(url: string, during: () => Promise<void>) {
+export async function drill(url: string, during: () => Promise<void>, more: Partial<Omit<LoadOptions, "url" | "stop">> = {}) {
     let release!: () => void;
     const stop = new Promise<void>((r) => (release = r));
-    const load = runLoad({ url, connections: CONNECTIONS, stop, postEvery: 5, ratePerConnection: RATE_PER_CONNECTION });
+    const load = runLoad({ url, connections: CONNECTIONS, stop, postEvery: 5, ratePerConnection: RATE_PER_CONNECTION, ...more });
     await sleep(STEADY_MS);
     const from = Date.now();
     let error: Error | undefined;

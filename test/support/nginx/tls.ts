@@ -1,8 +1,9 @@
 // Certificates for the nginx HTTPS tests, made with the openssl command line: a throwaway CA and leaves it
-// signs for "localhost" and 127.0.0.1 (P-256 keys, one day), and an install that replaces the files the way
-// an ACME client should: write beside, then rename over (a reader never sees a half-written file).
+// signs for "localhost" and 127.0.0.1, or for given names (P-256 keys, one day), and an install that replaces
+// the files the way an ACME client should: write beside, then rename over (a reader never sees a half-written file).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 
 export interface TestCa {
@@ -59,15 +60,21 @@ export function makeCa(dir: string): TestCa {
 
 let serials = 0;
 
-/** A leaf for localhost and 127.0.0.1 signed by `ca`, with a serial no other leaf of this process has. */
-export function issueLeaf(ca: TestCa, dir: string): Leaf {
+/**
+ * A leaf signed by `ca` for `names` (DNS names and IP addresses; the first is also the subject's CN), by default
+ * localhost and 127.0.0.1, with a serial no other leaf of this process has.
+ */
+export function issueLeaf(ca: TestCa, dir: string, names: readonly string[] = ["localhost", "127.0.0.1"]): Leaf {
+    if (names.length === 0 || !names.every((n) => /^[A-Za-z0-9.:-]+$/.test(n))) {
+        throw new Error(`issueLeaf: names must be DNS names or IP addresses, at least one, got ${JSON.stringify(names)}`);
+    }
     fs.mkdirSync(dir, { recursive: true });
     const serial = `${(0x1000 + (process.pid % 0x1000)).toString(16)}${(++serials).toString(16).padStart(4, "0")}`.toUpperCase();
     const name = `leaf-${serial}`;
     fs.writeFileSync(
         path.join(dir, `${name}.ext`),
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+            `subjectAltName=${names.map((n) => (net.isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(",")}\n`,
     );
     openssl(
         [
@@ -83,7 +90,7 @@ export function issueLeaf(ca: TestCa, dir: string): Leaf {
             "-out",
             `${name}.csr`,
             "-subj",
-            "/CN=localhost",
+            `/CN=${names[0]}`,
         ],
         dir,
     );
