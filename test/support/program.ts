@@ -16,6 +16,12 @@ export const BASE_CONFIG = { appVersion: 1, adminCidrs: ["198.51.100.7/32"] };
 export interface RunOptions {
     /** Variables added to the program's environment (the operator's shell, as the CLI passes it on). */
     env?: Record<string, string>;
+    /**
+     * The project directory to run: a copy of this repository's program with test/support inside it
+     * (so the copy's runner loads the copy's index.ts) and a node_modules it can resolve. Default: this
+     * repository.
+     */
+    root?: string;
 }
 
 /**
@@ -30,8 +36,9 @@ export function runProgram(input: MockInput, options: RunOptions = {}): Promise<
         Object.entries(process.env).filter(([k]) => !(DOCKER_CLIENT_VARIABLES as readonly string[]).includes(k)),
     );
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "program-runner.ts")], {
-            cwd: ROOT,
+        const root = options.root ?? ROOT;
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, path.relative(ROOT, __dirname), "program-runner.ts")], {
+            cwd: root,
             env: { ...inherited, ...options.env, BERTH_MOCK_INPUT: JSON.stringify(input) },
             stdio: ["ignore", "pipe", "pipe"],
         });
