@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./infra/config";
 import { Deployment } from "./infra/deploy";
 import { appSettings } from "./infra/deploy/plan";
+import { cloudWatchTailCommand, logGroupName, providerRegion } from "./infra/host/logs";
 import { awsTarget, localTarget } from "./infra/targets";
 
 export = (async () => {
@@ -20,6 +21,12 @@ export = (async () => {
         ...(app.mysqlVolume && { mysqlVolume: app.mysqlVolume }),
         ...(app.acmeContainer && { certificateLogsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.acmeContainer}` }),
         logsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.appContainer}`,
+        // The same logs from CloudWatch Logs (target aws), kept there after the container or the host is gone.
+        ...(config.target === "aws" && {
+            cloudWatchLogsCommand: pulumi
+                .all([app.appContainer, providerRegion()])
+                .apply(([container, region]) => cloudWatchTailCommand(logGroupName(config.stack), container, region)),
+        }),
         execCommand: pulumi.interpolate`${target.docker} exec -it ${app.appContainer} <command>`,
     };
 })();

@@ -11,7 +11,10 @@ import { MYSQL_STOP_GRACE_SECONDS } from "../infra/deploy/spec";
 /** Unit files kept as real files next to this module (each passes `systemd-analyze verify`). */
 export const UNIT_DIR = path.join(__dirname, "units");
 const unit = (name: string) => fs.readFileSync(path.join(UNIT_DIR, name), "utf8");
-const FORMAT_SCRIPT = fs.readFileSync(path.join(__dirname, "format-data.sh"), "utf8");
+const script = (name: string) => fs.readFileSync(path.join(__dirname, name), "utf8");
+const FORMAT_SCRIPT = script("format-data.sh");
+const DISK_METRICS_SCRIPT = script("disk-metrics.sh");
+const DUMPS_SYNC_SCRIPT = script("dumps-sync.sh");
 
 /** Where the Docker daemon's TLS material lives on the host (the drop-in points here). */
 export const DOCKER_TLS_PATHS = {
@@ -19,6 +22,25 @@ export const DOCKER_TLS_PATHS = {
     cert: "/etc/docker/server.pem",
     key: "/etc/docker/server-key.pem",
 } as const;
+
+/** dockerd's configuration file: the default `--config-file`, which Flatcar's docker.service does not change. */
+export const DOCKER_DAEMON_JSON = "/etc/docker/daemon.json";
+
+/**
+ * The disk-usage metric the host publishes and the disk alarms read: namespace, name, unit, and the
+ * paths it is published for (each a `Path` dimension, beside `InstanceId`).
+ */
+export const METRIC_NAMESPACE = "Berth";
+export const DISK_METRIC = { namespace: METRIC_NAMESPACE, name: "DiskUsedPercent", unit: "Percent", paths: ["/", "/opt/data"] } as const;
+
+/**
+ * The AWS CLI the host runs for its metrics and the dumps' copy, pinned (the official image, published for
+ * amd64 and arm64): https://hub.docker.com/r/amazon/aws-cli
+ */
+export const AWS_CLI_IMAGE = "amazon/aws-cli:2.37.5";
+
+/** Where the dump step writes on the host (the data volume), and so what the dumps' copy reads. */
+export const DUMPS_DIR = "/opt/data/berth/dumps";
 
 /**
  * dockerd's own addition to the longest container stop timeout when it shuts down: it stops every
@@ -55,6 +77,13 @@ export interface CloudConfigInput {
     rebootWindowStart?: string;
     /** Maintenance window length. Default "1h". */
     rebootWindowLength?: string;
+    /**
+     * The stack's CloudWatch Logs group, where dockerd ships every container's output, and the provider's
+     * region, where that group is and where the disk usage is published.
+     */
+    cloudWatch: { logGroup: string; region: string };
+    /** The bucket the dumps are copied to every 15 minutes; undefined: no copy. */
+    dumpBucket?: string;
 }
 
 interface WriteFile {
@@ -87,7 +116,52 @@ export function renderDropIn(section: string, entries: Record<string, string>): 
     return [`[${section}]`, ...lines, ""].join("\n");
 }
 
+/**
+ * dockerd's daemon.json: the awslogs driver by default, so every container, one-shots included, ships its
+ * output to the stack's log group, one stream per container named after it (`tag`: the stream name,
+ * https://docs.docker.com/engine/logging/drivers/awslogs/#tag). `docker logs` keeps working: for a driver
+ * that cannot read logs back, dockerd keeps a local cache on by default (dual logging,
+ * https://docs.docker.com/engine/logging/dual-logging/). Non-blocking: a slow CloudWatch never stalls a
+ * container's writes; past the 4 MB buffer, lines are dropped
+ * (https://docs.docker.com/engine/logging/configure/#configure-the-delivery-mode-of-log-messages-from-container-to-log-driver).
+ * Credentials come from the instance role through IMDSv2, which dockerd, on the host's network, reaches
+ * within the hop limit of 1.
+ */
+export function renderDaemonJson(cloudWatch: CloudConfigInput["cloudWatch"]): string {
+    const config = {
+        "log-driver": "awslogs",
+        "log-opts": {
+            "awslogs-group": cloudWatch.logGroup,
+            "awslogs-region": cloudWatch.region,
+            mode: "non-blocking",
+            "max-buffer-size": "4m",
+            tag: "{{.Name}}",
+        },
+    };
+    return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+function checkDay2(input: CloudConfigInput): void {
+    const { logGroup, region } = input.cloudWatch;
+    // CloudWatch Logs' group names (CreateLogGroup, logGroupName): 1 to 512 of these characters.
+    if (!/^[A-Za-z0-9_\-/.#]{1,512}$/.test(logGroup)) {
+        throw new Error(
+            `cloud-config: the log group must be a CloudWatch Logs group name such as "/berth/dev", got ${JSON.stringify(logGroup)}`,
+        );
+    }
+    if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) {
+        throw new Error(`cloud-config: the region must look like "eu-west-1", got ${JSON.stringify(region)}`);
+    }
+    // S3 bucket naming rules: 3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end.
+    if (input.dumpBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(input.dumpBucket)) {
+        throw new Error(
+            `cloud-config: dumpBucket must be an S3 bucket name such as "berth-dumps-1a2b3c", got ${JSON.stringify(input.dumpBucket)}`,
+        );
+    }
+}
+
 export function renderCloudConfig(input: CloudConfigInput): string {
+    checkDay2(input);
     if (!/^vol-[0-9a-f]{8,17}$/.test(input.dataVolumeId)) {
         throw new Error(`cloud-config: dataVolumeId must look like "vol-0123456789abcdef0", got ${JSON.stringify(input.dataVolumeId)}`);
     }
@@ -114,7 +188,13 @@ export function renderCloudConfig(input: CloudConfigInput): string {
             content: requirePem("serverKeyPem", input.serverKeyPem, /^-----BEGIN (RSA |EC )?PRIVATE KEY-----/),
         },
         { path: "/opt/berth/bin/format-data", permissions: "0755", owner: "root:root", content: FORMAT_SCRIPT },
+        { path: DOCKER_DAEMON_JSON, permissions: "0644", owner: "root:root", content: renderDaemonJson(input.cloudWatch) },
+        { path: "/opt/berth/bin/disk-metrics", permissions: "0755", owner: "root:root", content: DISK_METRICS_SCRIPT },
+        ...(input.dumpBucket === undefined
+            ? []
+            : [{ path: "/opt/berth/bin/dumps-sync", permissions: "0755", owner: "root:root", content: DUMPS_SYNC_SCRIPT }]),
     ];
+    const awsCli = `BERTH_AWS_REGION=${input.cloudWatch.region} BERTH_AWS_CLI_IMAGE=${AWS_CLI_IMAGE}`;
     const units: Unit[] = [
         {
             name: "berth-format-data.service",
@@ -144,6 +224,30 @@ export function renderCloudConfig(input: CloudConfigInput): string {
                 { name: "30-stop-timeout.conf", content: renderDropIn("Service", { TimeoutStopSec: `${DOCKER_STOP_TIMEOUT_SECONDS}s` }) },
             ],
         },
+        {
+            name: "berth-disk-metrics.service",
+            content: unit("berth-disk-metrics.service"),
+            drop_ins: [{ name: "10-aws.conf", content: renderDropIn("Service", { Environment: awsCli }) }],
+        },
+        // Enabled (timers.target wants it) and started: "start" of an active timer is a no-op at later boots.
+        { name: "berth-disk-metrics.timer", command: "start", enable: true, content: unit("berth-disk-metrics.timer") },
+        ...(input.dumpBucket === undefined
+            ? []
+            : [
+                  {
+                      name: "berth-dumps-sync.service",
+                      content: unit("berth-dumps-sync.service"),
+                      drop_ins: [
+                          {
+                              name: "10-aws.conf",
+                              content: renderDropIn("Service", {
+                                  Environment: `BERTH_DUMP_BUCKET=${input.dumpBucket} BERTH_DUMPS_DIR=${DUMPS_DIR} ${awsCli}`,
+                              }),
+                          },
+                      ],
+                  },
+                  { name: "berth-dumps-sync.timer", command: "start" as const, enable: true, content: unit("berth-dumps-sync.timer") },
+              ]),
     ];
     const doc = {
         ssh_authorized_keys: [...input.sshAuthorizedKeys],

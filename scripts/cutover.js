@@ -34,9 +34,10 @@
 //   BERTH_APP_IMAGE_REPO    the app images' repository (berth-<stack>-app); with BERTH_KEEP_APP_IMAGES
 //                           (0: keep all), older images of it are removed after the switch
 //   BERTH_BUILD_CACHE_KEEP_BYTES  build cache kept after the switch; unused cache beyond it is removed (0: keep all)
+//   BERTH_APP_VERSION       with BERTH_APP_IMAGE_REPO: the image that went live is also tagged
+//                           <repo>:v<version>, the tag a rollback (appImage "kept") runs again
 "use strict";
-const http = require("http");
-const https = require("https");
+const { engineTarget, request, call, enc, sleep, exec, inspect } = require("./engine-api");
 
 const NAME = "cutover";
 /** Warm-up before the switch: this many GETs (health path and home page), this many at a time. */
@@ -65,20 +66,10 @@ function positive(name, fallback) {
 function settings() {
     const host = env("BERTH_DOCKER_HOST");
     let target;
-    const tcp = /^tcp:\/\/([^/:]+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(host);
-    const unix = /^unix:\/\/(\/.+)$/.exec(host);
-    if (tcp) {
-        target = {
-            kind: "tls",
-            host: tcp[1].replace(/^\[|\]$/g, ""),
-            port: Number(tcp[2]),
-            ca: env("BERTH_DOCKER_CA"),
-            cert: env("BERTH_DOCKER_CERT"),
-            key: env("BERTH_DOCKER_KEY"),
-        };
-    } else if (unix) {
-        target = { kind: "unix", socketPath: unix[1] };
-    } else {
+    try {
+        target = engineTarget(host, () => ({ ca: env("BERTH_DOCKER_CA"), cert: env("BERTH_DOCKER_CERT"), key: env("BERTH_DOCKER_KEY") }));
+    } catch (err) {
+        if (err instanceof Usage) throw err;
         throw new Usage(`BERTH_DOCKER_HOST must look like tcp://IP:2376 or unix:///path, got ${JSON.stringify(host)}`);
     }
     const slots = env("BERTH_SLOTS").split(",");
@@ -112,95 +103,9 @@ function settings() {
         servingCpuShares: positive("BERTH_SERVING_CPU_SHARES", 0),
         imageRepo: env("BERTH_APP_IMAGE_REPO", ""),
         keepImages: positive("BERTH_KEEP_APP_IMAGES", 0),
+        appVersion: env("BERTH_APP_VERSION", ""),
         buildCacheKeepBytes: positive("BERTH_BUILD_CACHE_KEEP_BYTES", 0),
     };
-}
-
-/** One Engine API call; resolves with status and body (a Buffer). */
-function request(target, method, path, body, timeoutMs = 60_000) {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers = payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {};
-    return new Promise((resolve, reject) => {
-        const onRes = (res) => {
-            const chunks = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-            res.on("error", reject);
-        };
-        const req =
-            target.kind === "tls"
-                ? https.request(
-                      { host: target.host, port: target.port, method, path, headers, ca: target.ca, cert: target.cert, key: target.key },
-                      onRes,
-                  )
-                : http.request({ socketPath: target.socketPath, method, path, headers: { ...headers, Host: "docker" } }, onRes);
-        req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
-        req.on("error", reject);
-        req.end(payload);
-    });
-}
-
-async function call(target, method, path, body, okStatuses = [200, 201, 204]) {
-    const res = await request(target, method, path, body);
-    if (!okStatuses.includes(res.status)) {
-        let message = res.body.toString("utf8").trim();
-        try {
-            message = JSON.parse(message).message || message;
-        } catch {
-            // not JSON
-        }
-        const err = new Error(`${method} ${path}: ${res.status} ${message}`);
-        err.status = res.status;
-        throw err;
-    }
-    const text = res.body.toString("utf8");
-    return { status: res.status, json: text ? safeJson(text) : undefined };
-}
-
-function safeJson(text) {
-    try {
-        return JSON.parse(text);
-    } catch {
-        return undefined;
-    }
-}
-
-const enc = encodeURIComponent;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Docker's multiplexed stdout/stderr stream (no TTY) to text. */
-function demux(buf) {
-    let out = "";
-    for (let i = 0; i + 8 <= buf.length;) {
-        const size = buf.readUInt32BE(i + 4);
-        out += buf.subarray(i + 8, i + 8 + size).toString("utf8");
-        i += 8 + size;
-    }
-    return out;
-}
-
-/** Runs a command in a running container; resolves with its exit code and output. */
-async function exec(target, container, cmd) {
-    const created = await call(target, "POST", `/containers/${enc(container)}/exec`, {
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        Cmd: cmd,
-    });
-    const id = created.json.Id;
-    const res = await request(target, "POST", `/exec/${enc(id)}/start`, { Detach: false, Tty: false });
-    if (res.status !== 200) throw new Error(`exec in ${container}: ${res.status} ${res.body.toString("utf8").trim()}`);
-    const output = demux(res.body);
-    for (let i = 0; i < 50; i++) {
-        const info = (await call(target, "GET", `/exec/${enc(id)}/json`)).json;
-        if (!info.Running) return { code: info.ExitCode, output };
-        await sleep(100);
-    }
-    throw new Error(`exec in ${container} (${cmd.join(" ")}) did not finish`);
-}
-
-async function inspect(target, container) {
-    return (await call(target, "GET", `/containers/${enc(container)}/json`)).json;
 }
 
 function log(message) {
@@ -276,6 +181,23 @@ async function probe(s, slot) {
 async function serve(s, id) {
     if (!s.servingCpuShares) return;
     await call(s.target, "POST", `/containers/${enc(id)}/update`, { CpuShares: s.servingCpuShares });
+}
+
+/**
+ * Tags the image of the container that went live `<repo>:v<version>` (moving the tag from an older build
+ * of the same version): a rollback to this version runs it again without a build.
+ */
+async function tagKept(s) {
+    if (!s.imageRepo || !/^[1-9][0-9]*$/.test(s.appVersion)) return;
+    const image = (await inspect(s.target, s.app)).Image;
+    await call(
+        s.target,
+        "POST",
+        `/images/${enc(image)}/tag?repo=${enc(s.imageRepo)}&tag=${enc(`v${s.appVersion}`)}`,
+        undefined,
+        [200, 201],
+    );
+    log(`tagged the live image ${s.imageRepo}:v${s.appVersion} (a rollback to v${s.appVersion} runs it again)`);
 }
 
 /**
@@ -413,6 +335,7 @@ async function main() {
     // before the old container is told to stop.
     await sleep(s.drainMs);
     // Best effort: a failure here never fails a deploy that already switched.
+    await tagKept(s).catch((err) => log(`tagging the live image for rollbacks failed: ${err.message}`));
     await prune(s).catch((err) => log(`removing old app images failed, left for the next deploy: ${err.message}`));
     await pruneBuildCache(s).catch((err) => log(`removing build cache failed, left for the next deploy: ${err.message}`));
 }

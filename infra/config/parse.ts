@@ -21,12 +21,15 @@ import {
 } from "./fields";
 import { isImageReference } from "./image";
 import { HTTPS_KEYS, parseHttps } from "./https";
+import { DAY2_KEYS, parseDay2 } from "./day2";
 import { BerthConfig, RawConfig, Target } from "./types";
 
 export { ConfigError, ConfigErrors, nearestKey } from "./fields";
 export type { BerthConfig, RawConfig, Target } from "./types";
 export { ACME_DIRECTORIES, DEFAULT_ACME_IMAGE, dnsNameProblem, HTTPS_KEYS } from "./https";
 export type { HttpsConfig } from "./https";
+export { BACKUP_INTERVAL_HOURS, DAY2_KEYS, LOG_RETENTION_DAYS, parseBackupSchedule } from "./day2";
+export type { BackupSchedule, Day2Config } from "./day2";
 
 /**
  * Default nginx image: the official image's current stable line (1.30), which has upstream `server ... resolve`
@@ -73,6 +76,8 @@ export const TARGET_ONLY_KEYS: Readonly<Record<Target, Readonly<Record<string, s
         updateStrategy: "reboot",
         // HTTPS needs a public address and port 80 reachable from the CA: the aws host's.
         ...HTTPS_KEYS,
+        // Backups, alerts and logs are AWS services.
+        ...DAY2_KEYS,
     },
     local: { localPort: "8080", localKeepData: "true" },
 };
@@ -310,6 +315,18 @@ export function parseConfig(raw: RawConfig, ctx: ParseContext): BerthConfig {
         mysqlDatabase,
         updateStrategy: field(() => enumOf(plain, "updateStrategy", ["reboot", "off"] as const, "reboot"), "reboot"),
         https: parseHttps(plain, (e) => errors.push(e)),
+        day2: parseDay2(plain, (e) => errors.push(e)),
+        appImage: field(() => {
+            const v = optionalString(plain, "appImage");
+            if (v !== undefined && !isImageReference(v.trim())) {
+                throw new ConfigError(
+                    "appImage",
+                    'an image reference such as "berth-dev-app:v3-0123456789ab" (a kept image) or "registry.example.com/app:3"',
+                    v,
+                );
+            }
+            return v?.trim();
+        }, undefined),
     };
     // A key stored as a secret is described without its value.
     const shown = errors.map((e) => (secretKeys.has(e.key) && isSecretCapable(e.key) ? e.redacted() : e));
@@ -382,6 +399,8 @@ export const KNOWN_KEYS = [
     "mysqlDatabase",
     "updateStrategy",
     ...Object.keys(HTTPS_KEYS),
+    ...Object.keys(DAY2_KEYS),
+    "appImage",
     ...SECRET_KEYS,
 ] as const;
 

@@ -1,4 +1,5 @@
 import type { HttpsConfig } from "./https";
+import type { Day2Config } from "./day2";
 
 /** Where the app runs: an EC2 host Berth provisions, or the Docker engine on this machine. */
 export type Target = "aws" | "local";
@@ -93,4 +94,11 @@ export interface BerthConfig {
 
     /** HTTPS for visitors (target aws): undefined while `domain` is unset, HTTP only. */
     readonly https: HttpsConfig | undefined;
+    /** Backups, alerts and logs (target aws). */
+    readonly day2: Day2Config;
+    /**
+     * An image to run instead of building `appDir`: a kept one to roll back to without a rebuild, or one
+     * built elsewhere. Undefined: build `appDir`.
+     */
+    readonly appImage: string | undefined;
 }

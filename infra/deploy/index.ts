@@ -108,18 +108,25 @@ export class Deployment extends pulumi.ComponentResource {
                 args.https === undefined
                     ? undefined
                     : new docker.RemoteImage(`${name}-acme-image`, { name: args.https.acmeImage, keepLocally: true }, child),
-            app: new docker.Image(
-                `${name}-app-image`,
-                {
-                    imageName: plan.image.name,
-                    build: { context: plan.image.context, dockerfile: plan.image.dockerfile, platform: plan.image.platform },
-                    skipPush: true,
-                    // Preview never talks to the engine: it may be unreachable until `up` updates the rules.
-                    buildOnPreview: false,
-                },
-                child,
-            ),
         };
+        // Built from appDir, or pinned: an image the engine has (a kept one, found locally without a pull:
+        // terraform-provider-docker resource_docker_image_funcs.go findImage searches local images first) or
+        // pulls. Kept on the engine when the stack moves on (keepLocally), for the next rollback.
+        const appImage = plan.image.pinned
+            ? new docker.RemoteImage(`${name}-app-pinned-image`, { name: plan.image.name, keepLocally: true }, child)
+            : new docker.Image(
+                  `${name}-app-image`,
+                  {
+                      imageName: plan.image.name,
+                      build: { context: plan.image.context, dockerfile: plan.image.dockerfile, platform: plan.image.platform },
+                      skipPush: true,
+                      // Preview never talks to the engine: it may be unreachable until `up` updates the rules.
+                      buildOnPreview: false,
+                  },
+                  child,
+              );
+        /** What the app's containers run: the built image's digest, or the pinned image's id. */
+        const appImageRef = appImage instanceof docker.RemoteImage ? appImage.imageId : appImage.repoDigest;
         const envs = {
             mysql: pulumi.secret(
                 pulumi
@@ -146,7 +153,7 @@ export class Deployment extends pulumi.ComponentResource {
             return new docker.Container(
                 `${name}-${role}`,
                 {
-                    image: c.image === "app" ? images.app.repoDigest : images[c.image]!.imageId,
+                    image: c.image === "app" ? appImageRef : images[c.image]!.imageId,
                     entrypoints: c.entrypoint,
                     command: hide(from.command, c.command),
                     envs: c.env === "none" ? c.plainEnv : envs[c.env],
@@ -213,7 +220,7 @@ export class Deployment extends pulumi.ComponentResource {
         // A dump of the database before every migration: the step is new whenever the app image is (as
         // migrate is), and migrate takes its outcome, so a failed dump stops the deploy before it.
         const dump = oneShot("dump", plan.containers.dump, undefined, [mysql, create.step], {
-            labels: { "berth.before-image": images.app.repoDigest },
+            labels: { "berth.before-image": appImageRef },
             describe: "mysqldump of the app's database",
         });
         const migrate = oneShot("migrate", plan.containers.migrate, "migrateCommand", [mysql, create.step, dump.step], {
@@ -257,7 +264,7 @@ export class Deployment extends pulumi.ComponentResource {
         );
 
         this.appContainer = app.name;
-        this.appImage = images.app.imageName;
+        this.appImage = appImage instanceof docker.RemoteImage ? appImage.name : appImage.imageName;
         this.networkName = networks.backend.name;
         this.mysqlVolume = volumes.mysql?.name;
         this.acmeContainer = acme?.name;

@@ -116,7 +116,10 @@ export interface ContainerPlan {
 }
 
 export interface DeployPlan {
-    image: { name: string; context: string; dockerfile: string; platform: string };
+    /** The app image: built from its context, or (pinned) an image already on the engine or in a registry. */
+    image: { name: string; context: string; dockerfile: string; platform: string; pinned: boolean };
+    /** A rollback to the kept image of `appVersion`: no build, no migration. */
+    rollback: boolean;
     /** The named volumes to create, in the order the containers use them (none when the target keeps files on its host). */
     volumes: VolumePlan[];
     containers: {
@@ -231,8 +234,30 @@ function acmeContainer(h: HttpsSettings): ContainerPlan {
     };
 }
 
+/** The keyword of `appImage` that rolls back to the kept image of `appVersion`. */
+export const KEPT_IMAGE = "kept";
+
+/**
+ * The tag the cutover gives the image that went live as `appVersion` (beside its build tag), so a later
+ * rollback finds it: `berth-<stack>-app:v<version>`. Pruned with the image.
+ */
+export function keptImageName(stack: string, appVersion: number): string {
+    return `${appImageName(stack, appVersion, "").split(":")[0]!}:v${appVersion}`;
+}
+
+/**
+ * The migrate step of a rollback: migrations only go forward, and the kept version works with the current
+ * schema (the app contract: each migration keeps the previous version working), so nothing runs but a line
+ * in the step's output. On the mysql image, whose bash the dump step uses too.
+ */
+function rollbackStep(i: PlanInput): ContainerPlan {
+    const line = `rolling back to the kept image of v${i.appVersion}: no migration runs (migrations only go forward; v${i.appVersion} works with the current schema)`;
+    return { ...ONE_SHOT("migrate", ["bash", "-c", `echo "${line}"`], i.migrateTimeout), image: "mysql", env: "none" };
+}
+
 export function planDeployment(i: PlanInput): DeployPlan {
-    const migrate = ONE_SHOT("migrate", i.migrateCommand, i.migrateTimeout);
+    const rollback = i.appImage === KEPT_IMAGE;
+    const migrate = rollback ? rollbackStep(i) : ONE_SHOT("migrate", i.migrateCommand, i.migrateTimeout);
     const dbCreate: ContainerPlan = {
         ...ONE_SHOT("db-create", i.createCommand, i.migrateTimeout),
         // Created once with the first version's image; later versions never run it again.
@@ -240,11 +265,13 @@ export function planDeployment(i: PlanInput): DeployPlan {
     };
     return {
         image: {
-            name: appImageName(i.stack, i.appVersion, i.contextDigest),
+            name: rollback ? keptImageName(i.stack, i.appVersion) : (i.appImage ?? appImageName(i.stack, i.appVersion, i.contextDigest)),
             context: i.appDir,
             dockerfile: `${i.appDir.replace(/\/+$/, "")}/Dockerfile`,
             platform: i.platform,
+            pinned: i.appImage !== undefined,
         },
+        rollback,
         volumes: volumes(i),
         containers: {
             mysql: {
@@ -370,6 +397,7 @@ export function planDeployment(i: PlanInput): DeployPlan {
                 BERTH_DRAIN_SECONDS: String(DRAIN_SECONDS),
                 BERTH_SERVING_CPU_SHARES: String(SERVING_CPU_SHARES),
                 BERTH_APP_IMAGE_REPO: appImageName(i.stack, i.appVersion, i.contextDigest).split(":")[0]!,
+                BERTH_APP_VERSION: String(i.appVersion),
                 BERTH_KEEP_APP_IMAGES: String(i.keepImages),
                 BERTH_BUILD_CACHE_KEEP_BYTES: String(BUILD_CACHE_KEEP_BYTES),
             },

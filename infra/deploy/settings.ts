@@ -10,6 +10,11 @@ export interface AppSettings {
     appVersion: number;
     /** Directory holding the app's Dockerfile. */
     appDir: string;
+    /**
+     * Run this image instead of building `appDir`; "kept": the kept image of `appVersion` (a rollback,
+     * no build and no migration). Undefined: build.
+     */
+    appImage?: string;
     /** Port the app listens on. */
     appPort: number;
     /** Health path of the app. */
@@ -53,6 +58,7 @@ export function appSettings(c: AppSettings): AppSettings {
         stack: c.stack,
         appVersion: c.appVersion,
         appDir: c.appDir,
+        appImage: c.appImage,
         appPort: c.appPort,
         healthPath: c.healthPath,
         healthTimeout: c.healthTimeout,

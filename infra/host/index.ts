@@ -4,6 +4,8 @@ import { renderCloudConfig } from "../../cloud-config";
 import { DockerTls, secretDigest } from "../tls";
 import { ingressRules } from "./rules";
 import { flatcarAmiId, initialZone, subnetIn } from "./lookups";
+import { instanceRole } from "./iam";
+import { containerLogGroup, dumpBucket, providerRegion } from "./logs";
 
 export interface HostArgs {
     /** EC2 instance type, e.g. "t3.small". */
@@ -34,6 +36,10 @@ export interface HostArgs {
     updateStrategy: "reboot" | "off";
     /** Open HTTPS (443) to everyone, as HTTP. Default false. */
     https?: boolean;
+    /** Days CloudWatch Logs keeps the containers' logs (berth:logRetentionDays). Default 14. */
+    logRetentionDays?: number;
+    /** Copy the dumps to an S3 bucket of the stack's (berth:dumpBucket). Default false. */
+    dumpBucket?: boolean;
 }
 
 /** What the readiness gate names when the daemon never answers: where to look, and what admits whom. */
@@ -62,6 +68,14 @@ export class Host extends pulumi.ComponentResource {
      * id, so the readiness gate can wait for the daemon again without holding the user data in plain.
      */
     public readonly userDataDigest: pulumi.Output<string>;
+    /** The stack's CloudWatch Logs group, where every container's output goes (`/berth/<stack>`). */
+    public readonly logGroupName: pulumi.Output<string>;
+    /** The provider's region: the log group's, and the one the host publishes its metrics to. */
+    public readonly region: pulumi.Output<string>;
+    /** The bucket the dumps are copied to; undefined without berth:dumpBucket. */
+    public readonly dumpBucketName: pulumi.Output<string> | undefined;
+    /** The instance role's name (its one inline policy lists what the host may do in AWS). */
+    public readonly roleName: pulumi.Output<string>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("berth:infra:Host", name, {}, opts);
@@ -149,17 +163,40 @@ export class Host extends pulumi.ComponentResource {
             child,
         );
 
+        // What the host ships out, and the instance role that lets it: container logs to the stack's log
+        // group, disk usage to CloudWatch metrics, and (berth:dumpBucket) the dumps to S3.
+        const logGroup = containerLogGroup(
+            name,
+            { stack: pulumi.getStack(), retentionDays: args.logRetentionDays ?? 14, tags: tags("logs") },
+            child,
+        );
+        const dumps = args.dumpBucket ? dumpBucket(name, tags("dumps"), child) : undefined;
+        const role = instanceRole(name, { logGroupArn: logGroup.arn, dumpBucketArn: dumps?.bucket.arn, tags: tags("host") }, child);
+        const region = providerRegion(child);
+
         const userData = pulumi.secret(
-            pulumi.all([this.tls.caCertPem, this.tls.serverCertPem, this.tls.serverKeyPem, data.id]).apply(([ca, cert, key, volumeId]) =>
-                renderCloudConfig({
-                    caCertPem: ca,
-                    serverCertPem: cert,
-                    serverKeyPem: key,
-                    dataVolumeId: volumeId,
-                    sshAuthorizedKeys: args.sshPublicKey ? [args.sshPublicKey] : [],
-                    updateStrategy: args.updateStrategy,
-                }),
-            ),
+            pulumi
+                .all([
+                    this.tls.caCertPem,
+                    this.tls.serverCertPem,
+                    this.tls.serverKeyPem,
+                    data.id,
+                    logGroup.name,
+                    region,
+                    dumps?.bucket.bucket,
+                ])
+                .apply(([ca, cert, key, volumeId, group, regionName, bucket]) =>
+                    renderCloudConfig({
+                        caCertPem: ca,
+                        serverCertPem: cert,
+                        serverKeyPem: key,
+                        dataVolumeId: volumeId,
+                        sshAuthorizedKeys: args.sshPublicKey ? [args.sshPublicKey] : [],
+                        updateStrategy: args.updateStrategy,
+                        cloudWatch: { logGroup: group, region: regionName },
+                        dumpBucket: bucket,
+                    }),
+                ),
         );
 
         const instance = new aws.ec2.Instance(
@@ -172,6 +209,11 @@ export class Host extends pulumi.ComponentResource {
                 vpcSecurityGroupIds: [sg.id],
                 keyName: args.keyName,
                 userData,
+                // Attaching, changing or removing the profile of a running instance is an in-place update:
+                // iam_instance_profile is not ForceNew, and resourceInstanceUpdate associates it
+                // (AssociateIamInstanceProfile, or ReplaceIamInstanceProfileAssociation) without a stop
+                // (hashicorp/terraform-provider-aws internal/service/ec2/ec2_instance.go).
+                iamInstanceProfile: role.profile.name,
                 // Containers must not reach instance metadata (and its user data): IMDSv2 only, one hop.
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
                 // The root volume is tagged here, and never through `volumeTags`: the provider reads
@@ -248,13 +290,24 @@ export class Host extends pulumi.ComponentResource {
         this.publicDns = eip.publicDns;
         this.instanceId = instance.id;
         this.dataVolumeId = data.id;
-        this.ready = [attachment, running, association, ...ingress];
+        this.logGroupName = logGroup.name;
+        this.region = region;
+        this.dumpBucketName = dumps?.bucket.bucket;
+        this.roleName = role.role.id;
+        // The log group and the role's permissions exist before any container starts: the awslogs driver
+        // creates each container's stream when the container starts, and the container fails to start if it
+        // cannot (moby/moby daemon/logger/awslogs/cloudwatchlogs.go, New).
+        this.ready = [attachment, running, association, ...ingress, logGroup, role.policy, ...(dumps?.settings ?? [])];
         this.diagnostics = { instanceId: instance.id, securityGroupId: sg.id, adminCidrs: args.adminCidrs };
         this.registerOutputs({
             publicIp: this.publicIp,
             publicDns: this.publicDns,
             instanceId: this.instanceId,
             dataVolumeId: this.dataVolumeId,
+            logGroupName: this.logGroupName,
+            region: this.region,
+            dumpBucketName: this.dumpBucketName,
+            roleName: this.roleName,
         });
     }
 }

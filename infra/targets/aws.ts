@@ -10,6 +10,8 @@ import { dockerPlatform } from "../deploy/spec";
 import { Host } from "../host";
 import { amiArchitecture, existingHost, hostChangeProblems } from "../host/existing";
 import { openAdminCidrs } from "../host/admin-rules";
+import { AwsAccount, Backups, partitionOf } from "../host/backups";
+import { Alerts } from "../host/alarms";
 import { operatorCommands } from "../outputs";
 import type { Target } from ".";
 
@@ -62,6 +64,28 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
         dataSnapshotId: config.dataSnapshotId,
         updateStrategy: config.updateStrategy,
         https: https !== undefined,
+        logRetentionDays: config.day2.logRetentionDays,
+        dumpBucket: config.day2.dumpBucket,
+    });
+    // Scheduled snapshots of the data volume, and the alarms with their topic.
+    const account = await awsAccount();
+    const { backupSchedule, backupRetain, alertEmail } = config.day2;
+    const backups =
+        backupSchedule.kind === "off"
+            ? undefined
+            : new Backups("backups", {
+                  instanceName: config.instanceName,
+                  schedule: backupSchedule,
+                  retain: backupRetain,
+                  dataVolumeId: host.dataVolumeId,
+                  account,
+              });
+    const alerts = new Alerts("alerts", {
+        instanceName: config.instanceName,
+        instanceId: host.instanceId,
+        instanceType: config.instanceType,
+        alertEmail,
+        account,
     });
     // The A records, when Berth manages the zone; created before the ACME client starts, so its first order
     // finds them (Route 53 changes are waited for until INSYNC: terraform-provider-aws route53/record.go).
@@ -136,12 +160,21 @@ export async function awsTarget(config: BerthConfig): Promise<Target> {
             dockerClientCert: host.tls.clientCertPem,
             dockerClientKey: host.tls.clientKeyPem,
             tlsExpiry: host.tls.expiry,
+            alertTopicArn: alerts.topicArn,
+            ...(host.dumpBucketName ? { dumpBucket: host.dumpBucketName } : {}),
+            ...(backups === undefined ? {} : { backupPolicyId: backups.policyId }),
             // Without a managed zone: the records to create at the DNS provider, ready to paste.
             ...(https !== undefined && zone === undefined
                 ? { dnsRecords: host.publicIp.apply((ip) => names.map((n) => `${n}. ${DNS_TTL_SECONDS} IN A ${ip}`)) }
                 : {}),
         },
     };
+}
+
+/** The provider's partition, region and account, which the backups' and alarms' ARNs name. */
+async function awsAccount(): Promise<AwsAccount> {
+    const [region, identity] = await Promise.all([aws.getRegion(), aws.getCallerIdentity()]);
+    return { partition: partitionOf(identity.arn), region: region.region, accountId: identity.accountId };
 }
 
 /**

@@ -33,15 +33,23 @@ describe("the cloud-config at every boot", () => {
         );
     });
 
-    it("first boot: writes the units, enables them, reloads once, then starts the mount, the TLS socket and Docker", () => {
+    it("first boot: writes the units, enables them, reloads once, then starts the mount, the TLS socket, Docker and the timers", () => {
         const pass = processUnits(doc.coreos.units);
-        assert.deepEqual(pass.enabled, ["opt-data.mount", "docker-tls-tcp.socket", "docker.service"]);
+        assert.deepEqual(pass.enabled, [
+            "opt-data.mount",
+            "docker-tls-tcp.socket",
+            "docker.service",
+            "berth-disk-metrics.timer",
+            "berth-dumps-sync.timer",
+        ]);
         assert.ok(pass.written.includes("docker.service.d/30-stop-timeout.conf"));
         assert.equal(pass.daemonReload, true);
         assert.deepEqual(bootEffects(doc.coreos.units, all("inactive")), [
             { unit: "opt-data.mount", command: "start", effect: "start" },
             { unit: "docker-tls-tcp.socket", command: "start", effect: "start" },
             { unit: "docker.service", command: "start", effect: "start" },
+            { unit: "berth-disk-metrics.timer", command: "start", effect: "start" },
+            { unit: "berth-dumps-sync.timer", command: "start", effect: "start" },
         ]);
     });
 
@@ -50,13 +58,19 @@ describe("the cloud-config at every boot", () => {
             const effects = bootEffects(doc.coreos.units, all(state));
             assert.deepEqual(
                 effects.map((e) => `${e.unit}: ${e.effect}`),
-                ["opt-data.mount: nothing", "docker-tls-tcp.socket: nothing", "docker.service: nothing"],
+                [
+                    "opt-data.mount: nothing",
+                    "docker-tls-tcp.socket: nothing",
+                    "docker.service: nothing",
+                    "berth-disk-metrics.timer: nothing",
+                    "berth-dumps-sync.timer: nothing",
+                ],
                 `units ${state}`,
             );
         }
     });
 
-    it("enables Docker, its TLS socket and the data mount, so systemd starts them at boot whatever cloudinit does", () => {
+    it("enables Docker, its TLS socket, the data mount and the timers, so systemd starts them at boot whatever cloudinit does", () => {
         const { root } = layOut(doc);
         roots.push(root);
         const pass = processUnits(doc.coreos.units);
@@ -67,6 +81,8 @@ describe("the cloud-config at every boot", () => {
             ["multi-user.target", "docker.service"],
             ["sockets.target", "docker-tls-tcp.socket"],
             ["local-fs.target", "opt-data.mount"],
+            ["timers.target", "berth-disk-metrics.timer"],
+            ["timers.target", "berth-dumps-sync.timer"],
         ] as const) {
             assert.ok(fs.lstatSync(link(target, unit)).isSymbolicLink(), `${target} wants ${unit}`);
         }

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderCloudConfig } from "../../cloud-config/index";
 import { issue, makeCa } from "../scripts/pki";
-import { loadDoc } from "./host-root";
+import { loadDoc, TEST_CLOUD_WATCH } from "./host-root";
 
 const SOURCE = path.join(__dirname, "../../cloud-config/format-data.sh");
 const VOLUME = "vol-0123456789abcdef0";
@@ -160,6 +160,7 @@ before(() => {
                     sshAuthorizedKeys: [],
                     dataVolumeId: VOLUME,
                     updateStrategy: "reboot" as const,
+                    cloudWatch: TEST_CLOUD_WATCH,
                 };
             })(),
         ),

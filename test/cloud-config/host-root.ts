@@ -41,7 +41,15 @@ export function loadDoc(text: string): CloudConfigDoc {
     return yaml.load(text) as CloudConfigDoc;
 }
 
-/** The cloud-config for a host at 203.0.113.10, rendered with fresh test TLS material and parsed. */
+/** The log group and region the test documents ship container logs to. */
+export const TEST_CLOUD_WATCH = { logGroup: "/berth/dev", region: "eu-west-1" } as const;
+/** The dumps bucket of the test documents (a name Pulumi could have generated). */
+export const TEST_DUMP_BUCKET = "host-dumps-1234567";
+
+/**
+ * The cloud-config for a host at 203.0.113.10, rendered with fresh test TLS material and parsed; with the
+ * dumps' copy on, so every unit the renderer can ship is there.
+ */
 export function renderTestDoc(caName: string): CloudConfigDoc {
     const ca = makeCa(caName);
     const server = issue(ca, "berth docker daemon", "server_auth", ["203.0.113.10"]);
@@ -53,6 +61,8 @@ export function renderTestDoc(caName: string): CloudConfigDoc {
             sshAuthorizedKeys: [],
             dataVolumeId: "vol-0123456789abcdef0",
             updateStrategy: "reboot",
+            cloudWatch: TEST_CLOUD_WATCH,
+            dumpBucket: TEST_DUMP_BUCKET,
         }),
     );
 }

@@ -3,11 +3,19 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { DOCKERD_SHUTDOWN_GRACE_SECONDS, renderCloudConfig, renderDropIn, type CloudConfigInput } from "../../cloud-config/index";
+import {
+    AWS_CLI_IMAGE,
+    DOCKERD_SHUTDOWN_GRACE_SECONDS,
+    DUMPS_DIR,
+    renderCloudConfig,
+    renderDropIn,
+    type CloudConfigInput,
+} from "../../cloud-config/index";
+import { DUMPS_HOST_DIR } from "../../infra/targets/aws";
 import { NGINX_STOP_GRACE_SECONDS } from "../../infra/deploy/plan";
 import { MYSQL_STOP_GRACE_SECONDS } from "../../infra/deploy/spec";
 import { issue, makeCa } from "../scripts/pki";
-import { loadDoc, type CloudConfigDoc, type CloudUnit, type WriteFile } from "./host-root";
+import { loadDoc, TEST_CLOUD_WATCH, TEST_DUMP_BUCKET, type CloudConfigDoc, type CloudUnit, type WriteFile } from "./host-root";
 import { environment, parseUnit, value } from "./systemd-unit";
 
 const VOLUME = "vol-0123456789abcdef0";
@@ -31,6 +39,7 @@ before(() => {
         sshAuthorizedKeys: SSH_KEYS,
         dataVolumeId: VOLUME,
         updateStrategy: "reboot",
+        cloudWatch: TEST_CLOUD_WATCH,
     };
 });
 
@@ -112,10 +121,17 @@ describe("renderCloudConfig", () => {
         assert.equal(value(svc, "Service", "Type"), "oneshot");
     });
 
-    it("writes nothing but those four files", () => {
+    it("writes nothing but the TLS files, the format script, dockerd's daemon.json and the disk-usage script", () => {
         assert.deepEqual(
             doc().write_files.map((f) => f.path),
-            ["/etc/docker/ca.pem", "/etc/docker/server.pem", "/etc/docker/server-key.pem", "/opt/berth/bin/format-data"],
+            [
+                "/etc/docker/ca.pem",
+                "/etc/docker/server.pem",
+                "/etc/docker/server-key.pem",
+                "/opt/berth/bin/format-data",
+                "/etc/docker/daemon.json",
+                "/opt/berth/bin/disk-metrics",
+            ],
         );
     });
 
@@ -216,7 +232,20 @@ describe("renderCloudConfig", () => {
     it("ships exactly these units, in this order", () => {
         assert.deepEqual(
             doc().coreos.units.map((u) => u.name),
-            ["berth-format-data.service", "opt-data.mount", "docker-tls-tcp.socket", "docker.service"],
+            [
+                "berth-format-data.service",
+                "opt-data.mount",
+                "docker-tls-tcp.socket",
+                "docker.service",
+                "berth-disk-metrics.service",
+                "berth-disk-metrics.timer",
+            ],
+        );
+        assert.deepEqual(
+            doc({ dumpBucket: TEST_DUMP_BUCKET })
+                .coreos.units.map((u) => u.name)
+                .slice(-2),
+            ["berth-dumps-sync.service", "berth-dumps-sync.timer"],
         );
     });
 
@@ -268,6 +297,106 @@ describe("renderCloudConfig", () => {
         assert.equal(diff.length, 1);
         assert.match(diff[0]![0]!, /BERTH_DATA_VOLUME_ID=vol-0123456789abcdef0/);
         assert.match(diff[0]![1]!, /BERTH_DATA_VOLUME_ID=vol-0fedcba9876543210/);
+    });
+});
+
+describe("container logs, disk usage and the dumps' copy", () => {
+    it("makes awslogs dockerd's default log driver: the stack's group and region, non-blocking, one stream per container", () => {
+        const d = doc();
+        const daemon = file(d, "/etc/docker/daemon.json");
+        assert.equal(daemon.permissions, "0644");
+        assert.equal(daemon.owner, "root:root");
+        assert.deepStrictEqual(JSON.parse(daemon.content), {
+            "log-driver": "awslogs",
+            "log-opts": {
+                "awslogs-group": "/berth/dev",
+                "awslogs-region": "eu-west-1",
+                mode: "non-blocking",
+                "max-buffer-size": "4m",
+                tag: "{{.Name}}",
+            },
+        });
+        // No cache-disabled: dual logging stays on, so `docker logs` still reads every container.
+        assert.doesNotMatch(daemon.content, /cache-disabled/);
+    });
+
+    it("sets the log driver in daemon.json only: dockerd refuses to start when a flag sets it too", () => {
+        const opts = dockerOpts(doc());
+        assert.ok(!opts.some((o) => /^--log-(driver|opt)\b/.test(o)), opts.join(" "));
+    });
+
+    it("publishes the disk usage every 5 minutes through an enabled, started timer, told the region and the pinned aws-cli image", () => {
+        const d = doc();
+        const timer = unit(d, "berth-disk-metrics.timer");
+        assert.equal(timer.enable, true);
+        assert.equal(timer.command, "start");
+        const t = parseUnit(timer.content ?? "");
+        assert.equal(value(t, "Timer", "OnCalendar"), "*:0/5");
+        assert.equal(value(t, "Timer", "Unit"), "berth-disk-metrics.service");
+        assert.equal(value(t, "Install", "WantedBy"), "timers.target");
+
+        const service = unit(d, "berth-disk-metrics.service");
+        assert.equal(service.enable, undefined, "started by its timer only");
+        assert.equal(service.command, undefined);
+        const svc = parseUnit(service.content ?? "");
+        assert.equal(value(svc, "Service", "Type"), "oneshot");
+        const script = file(d, value(svc, "Service", "ExecStart"));
+        assert.equal(script.permissions, "0755");
+        assert.equal(script.content, fs.readFileSync(path.join(__dirname, "../../cloud-config/disk-metrics.sh"), "utf8"));
+        const env = environment(value(parseUnit(dropIn(service, "10-aws.conf")), "Service", "Environment"));
+        assert.deepEqual(env, { BERTH_AWS_REGION: "eu-west-1", BERTH_AWS_CLI_IMAGE: AWS_CLI_IMAGE });
+        assert.match(AWS_CLI_IMAGE, /^amazon\/aws-cli:2\.\d+\.\d+$/, "pinned by a release tag");
+    });
+
+    it("copies the dumps only with a bucket: a script, and a service started every 15 minutes, told the bucket and the dump step's directory", () => {
+        const without = doc();
+        assert.ok(!without.write_files.some((f) => f.path === "/opt/berth/bin/dumps-sync"));
+        assert.ok(!without.coreos.units.some((u) => u.name.startsWith("berth-dumps-sync")));
+        assert.doesNotMatch(render(), /s3:\/\/|BERTH_DUMP_BUCKET/);
+
+        const d = doc({ dumpBucket: TEST_DUMP_BUCKET });
+        const timer = unit(d, "berth-dumps-sync.timer");
+        assert.equal(timer.enable, true);
+        assert.equal(timer.command, "start");
+        const t = parseUnit(timer.content ?? "");
+        assert.equal(value(t, "Timer", "OnCalendar"), "*:0/15");
+        assert.equal(value(t, "Timer", "Unit"), "berth-dumps-sync.service");
+        const service = unit(d, "berth-dumps-sync.service");
+        assert.equal(service.enable, undefined);
+        const svc = parseUnit(service.content ?? "");
+        const script = file(d, value(svc, "Service", "ExecStart"));
+        assert.equal(script.permissions, "0755");
+        assert.match(script.content, /s3 sync "\$dir" "s3:\/\/\$bucket\/dumps\/"/);
+        assert.match(script.content, /--exclude "\*\.partial"/, "a dump still being written is not copied");
+        assert.match(script.content, /--network host/);
+        const env = environment(value(parseUnit(dropIn(service, "10-aws.conf")), "Service", "Environment"));
+        assert.deepEqual(env, {
+            BERTH_DUMP_BUCKET: TEST_DUMP_BUCKET,
+            BERTH_DUMPS_DIR: DUMPS_DIR,
+            BERTH_AWS_REGION: "eu-west-1",
+            BERTH_AWS_CLI_IMAGE: AWS_CLI_IMAGE,
+        });
+        // The directory the copy reads is the one the dump step writes to on the aws host.
+        assert.equal(DUMPS_DIR, DUMPS_HOST_DIR);
+    });
+
+    it("holds no AWS credential: the host's tools use the instance role", () => {
+        const text = render({ dumpBucket: TEST_DUMP_BUCKET });
+        assert.doesNotMatch(text, /AKIA|ASIA[0-9A-Z]{16}|aws_access_key_id|aws_secret_access_key|AWS_SECRET|AWS_SESSION_TOKEN/i);
+        assert.equal(text.match(/PRIVATE KEY-----/g)?.length, 2, "still one private key: the daemon's");
+    });
+
+    it("refuses a log group, a region or a bucket name that would not be one", () => {
+        assert.throws(() => render({ cloudWatch: { logGroup: "/berth/dev\nExecStart=/bin/sh", region: "eu-west-1" } }), {
+            message:
+                'cloud-config: the log group must be a CloudWatch Logs group name such as "/berth/dev", got "/berth/dev\\nExecStart=/bin/sh"',
+        });
+        assert.throws(() => render({ cloudWatch: { logGroup: "/berth/dev", region: "eu-west-1 X=1" } }), {
+            message: 'cloud-config: the region must look like "eu-west-1", got "eu-west-1 X=1"',
+        });
+        assert.throws(() => render({ dumpBucket: "Bad_Bucket" }), {
+            message: 'cloud-config: dumpBucket must be an S3 bucket name such as "berth-dumps-1a2b3c", got "Bad_Bucket"',
+        });
     });
 });
 

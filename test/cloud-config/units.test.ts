@@ -3,12 +3,22 @@
  * root the way coreos-cloudinit writes them on the host.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { layOut, renderTestDoc, UNIT_DIR, verify, type CloudConfigDoc, type Layout } from "./host-root";
 
-const OUR_UNITS = ["berth-format-data.service", "opt-data.mount", "docker-tls-tcp.socket", "docker.service"];
+const OUR_UNITS = [
+    "berth-format-data.service",
+    "opt-data.mount",
+    "docker-tls-tcp.socket",
+    "docker.service",
+    "berth-disk-metrics.service",
+    "berth-disk-metrics.timer",
+    "berth-dumps-sync.service",
+    "berth-dumps-sync.timer",
+];
 
 let doc: CloudConfigDoc;
 const roots: string[] = [];
@@ -46,7 +56,11 @@ describe("systemd-analyze verify of the shipped units", () => {
             "30-stop-timeout.conf",
         ]);
         assert.deepEqual(fs.readdirSync(path.join(etc, "berth-format-data.service.d")), ["10-volume.conf"]);
-        assert.equal(fs.statSync(path.join(root, "opt/berth/bin/format-data")).mode & 0o777, 0o755);
+        assert.deepEqual(fs.readdirSync(path.join(etc, "berth-disk-metrics.service.d")), ["10-aws.conf"]);
+        assert.deepEqual(fs.readdirSync(path.join(etc, "berth-dumps-sync.service.d")), ["10-aws.conf"]);
+        for (const script of ["format-data", "disk-metrics", "dumps-sync"]) {
+            assert.equal(fs.statSync(path.join(root, "opt/berth/bin", script)).mode & 0o777, 0o755, script);
+        }
         assert.equal(fs.statSync(path.join(root, "etc/docker/server-key.pem")).mode & 0o777, 0o600);
     });
 
@@ -67,6 +81,36 @@ describe("systemd-analyze verify of the shipped units", () => {
         );
         assert.equal(r.stderr, "");
         assert.equal(r.status, 0);
+    });
+});
+
+describe("the timers' calendars, as systemd reads them (systemd-analyze calendar)", () => {
+    /** The next `n` times systemd elapses the timer's OnCalendar=, as epoch milliseconds. */
+    function elapses(timerName: string, n: number): number[] {
+        const text = doc.coreos.units.find((u) => u.name === timerName)?.content ?? "";
+        const calendar = /^OnCalendar=(.+)$/m.exec(text)?.[1];
+        assert.ok(calendar, `${timerName} has an OnCalendar=`);
+        const r = spawnSync("systemd-analyze", ["calendar", `--iterations=${n}`, calendar], {
+            encoding: "utf8",
+            env: { ...process.env, TZ: "UTC", SYSTEMD_COLORS: "0" },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        const times = [...r.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/g)].map((m) =>
+            Date.parse(`${m[1]!.replace(" ", "T")}Z`),
+        );
+        assert.equal(times.length, n, r.stdout);
+        return times;
+    }
+    const gaps = (t: number[]) => t.slice(1).map((x, i) => (x - t[i]!) / 60_000);
+
+    it("publishes the disk usage every 5 minutes, on the minute", () => {
+        const t = elapses("berth-disk-metrics.timer", 13);
+        assert.deepEqual(gaps(t), Array(12).fill(5));
+        for (const x of t) assert.equal(new Date(x).getUTCMinutes() % 5, 0);
+    });
+
+    it("copies the dumps every 15 minutes", () => {
+        assert.deepEqual(gaps(elapses("berth-dumps-sync.timer", 9)), Array(8).fill(15));
     });
 });
 
@@ -108,6 +152,22 @@ describe("the verify harness catches broken units", () => {
         const r2 = verify(plain.root, [plain.unitPaths["berth-format-data.service"]!]);
         assert.notEqual(r2.status, 0);
         assert.match(r2.stderr, /Command \/opt\/berth\/bin\/format-data is not executable/);
+    });
+
+    it("reads the timers: a calendar systemd cannot parse is reported", () => {
+        const { root, unitPaths } = lay();
+        const timer = unitPaths["berth-disk-metrics.timer"]!;
+        fs.writeFileSync(timer, fs.readFileSync(timer, "utf8").replace("OnCalendar=*:0/5", "OnCalendar=every five minutes"));
+        const r = verify(root, [timer]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /berth-disk-metrics\.timer:\d+: Failed to parse calendar specification/);
+    });
+
+    it("checks the publisher's ExecStart inside the root: its script missing fails", () => {
+        const missing = lay({ skipFiles: ["/opt/berth/bin/disk-metrics"] });
+        const r = verify(missing.root, [missing.unitPaths["berth-disk-metrics.service"]!]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Command \/opt\/berth\/bin\/disk-metrics is not executable/);
     });
 
     it("refuses a mount unit whose name does not match Where=", () => {

@@ -197,6 +197,37 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     };
                 case "aws:ec2/securityGroup:SecurityGroup":
                     return { id: hexId("sg", args.name), state: inputs };
+                // The ARNs AWS gives them (the provider's id of a topic is its ARN, of a role its name).
+                case "aws:sns/topic:Topic": {
+                    const topic = `${typeof inputs.namePrefix === "string" ? inputs.namePrefix : `${args.name}-`}0000001`;
+                    const arn = `arn:aws:sns:eu-west-1:123456789012:${topic}`;
+                    return { id: arn, state: { ...inputs, name: topic, arn } };
+                }
+                case "aws:kms/key:Key": {
+                    const keyId = hexId("key", args.name).slice(4);
+                    return { id: keyId, state: { ...inputs, keyId, arn: `arn:aws:kms:eu-west-1:123456789012:key/${keyId}` } };
+                }
+                case "aws:iam/role:Role":
+                    return { id: `${args.name}-0000001`, state: { ...inputs, arn: `arn:aws:iam::123456789012:role/${args.name}-0000001` } };
+                // A generated name, as the provider's autonaming gives it; the id is the name.
+                case "aws:iam/instanceProfile:InstanceProfile": {
+                    const profile = `${args.name}-0000001`;
+                    return {
+                        id: profile,
+                        state: { ...inputs, name: profile, arn: `arn:aws:iam::123456789012:instance-profile/${profile}` },
+                    };
+                }
+                // The log group's ARN without the API's ":*" suffix, as the provider records it
+                // (terraform-provider-aws internal/service/logs/group.go, resourceGroupFlatten).
+                case "aws:cloudwatch/logGroup:LogGroup":
+                    return {
+                        id: String(inputs.name),
+                        state: { ...inputs, arn: `arn:aws:logs:eu-west-1:123456789012:log-group:${String(inputs.name)}` },
+                    };
+                case "aws:s3/bucket:Bucket": {
+                    const bucket = typeof inputs.bucket === "string" ? inputs.bucket : mockAutoName(args.name);
+                    return { id: bucket, state: { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}` } };
+                }
                 case "random:index/randomPassword:RandomPassword":
                     return {
                         id: `${args.name}-id`,
@@ -285,6 +316,22 @@ export function mocks(input: MockInput, invokes: { token: string; inputs: unknow
                     }
                     return { id: zoneId, zoneId, name };
                 }
+                // Result shapes: pulumi/pulumi-aws sdk/nodejs/getRegion.ts, sdk/nodejs/getCallerIdentity.ts.
+                case "aws:index/getRegion:getRegion":
+                    return {
+                        id: "eu-west-1",
+                        name: "eu-west-1",
+                        region: "eu-west-1",
+                        description: "Europe (Ireland)",
+                        endpoint: "ec2.eu-west-1.amazonaws.com",
+                    };
+                case "aws:index/getCallerIdentity:getCallerIdentity":
+                    return {
+                        id: "123456789012",
+                        accountId: "123456789012",
+                        arn: "arn:aws:iam::123456789012:user/berth",
+                        userId: "AIDAEXAMPLEBERTH",
+                    };
                 default:
                     throw new Error(`mocks: unexpected invoke ${args.token}`);
             }

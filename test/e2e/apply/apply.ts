@@ -282,13 +282,21 @@ export class Applier {
             }
             case "remoteImage": {
                 const declared = String(r.inputs.name);
-                const kind: StandinKind = declared.startsWith("mysql")
+                const kind: StandinKind | undefined = declared.startsWith("mysql")
                     ? "mysql"
                     : declared.startsWith("nginx")
                       ? "nginx"
                       : declared.startsWith("goacme/lego")
                         ? "lego"
-                        : "node";
+                        : undefined;
+                if (kind === undefined) {
+                    // A pinned app image: the provider uses a local image of that name, else pulls it, else fails
+                    // (terraform-provider-docker resource_docker_image_funcs.go findImage); no stand-in stands in.
+                    const found = await this.o.engine.docker(["image", "inspect", "--format", "{{.Id}}", declared], { timeoutMs: 60_000 });
+                    if (found.code !== 0) throw new Error(`Unable to read Docker image into resource: unable to pull image ${declared}`);
+                    this.log(`image ${declared} found on the engine`);
+                    return { resource: r, id: declared };
+                }
                 const image = await ensureImage(this.o.engine, declared, kind);
                 this.log(`image ${declared} -> ${image}`);
                 return { resource: r, id: image };

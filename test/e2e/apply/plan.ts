@@ -92,6 +92,9 @@ const HOST_KINDS: Record<string, Kind> = {
     "aws:ec2/volumeAttachment:VolumeAttachment": "awsVolumeAttachment",
     "aws:ec2/eipAssociation:EipAssociation": "awsEipAssociation",
     "aws:ec2transitgateway/instanceState:InstanceState": "awsInstanceState",
+    // Their inputs name the instance or the data volume, so a new one updates them.
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "awsMetricAlarm",
+    "aws:iam/rolePolicy:RolePolicy": "awsRolePolicy",
 };
 
 /** Every custom resource of a mocks run, for plans of the whole program (the host and the app). */

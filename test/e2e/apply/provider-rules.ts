@@ -29,6 +29,8 @@ export type Kind =
     | "awsVolumeAttachment"
     | "awsEipAssociation"
     | "awsInstanceState"
+    | "awsMetricAlarm"
+    | "awsRolePolicy"
     | "opaque";
 
 /** One attribute of a Terraform schema, as the bridge sees it under its Pulumi name. */
@@ -191,6 +193,9 @@ const REMOTE_IMAGE: Record<string, TfField> = {
 const AWS_INSTANCE: Record<string, TfField> = {
     ami: { forceNew: true, computed: true },
     availabilityZone: { forceNew: true, computed: true },
+    // Optional+Computed, not ForceNew: resourceInstanceUpdate associates a profile with a running instance
+    // (AssociateIamInstanceProfile, or ReplaceIamInstanceProfileAssociation), no stop.
+    iamInstanceProfile: { computed: true },
     instanceType: { computed: true },
     keyName: { forceNew: true, computed: true },
     metadataOptions: { computed: true },
@@ -242,6 +247,41 @@ const AWS_INSTANCE_STATE: Record<string, TfField> = {
     state: {},
 };
 
+/**
+ * aws_cloudwatch_metric_alarm (internal/service/cloudwatch/metric_alarm.go, resourceMetricAlarm): the
+ * alarm's name (alarm_name) is ForceNew; everything else is one PutMetricAlarm in place, the
+ * dimensions (a new instance's id) included.
+ */
+const AWS_METRIC_ALARM: Record<string, TfField> = {
+    actionsEnabled: { default: true },
+    alarmActions: { set: true },
+    alarmDescription: {},
+    comparisonOperator: {},
+    datapointsToAlarm: {},
+    dimensions: {},
+    evaluationPeriods: {},
+    extendedStatistic: {},
+    insufficientDataActions: { set: true },
+    metricName: {},
+    name: { forceNew: true },
+    namespace: {},
+    okActions: { set: true },
+    period: {},
+    statistic: {},
+    tags: {},
+    threshold: {},
+    treatMissingData: { default: "missing" },
+    unit: {},
+};
+
+/** aws_iam_role_policy (internal/service/iam/role_policy.go, resourceRolePolicy): role is ForceNew, the policy a PutRolePolicy in place. */
+const AWS_ROLE_POLICY: Record<string, TfField> = {
+    name: { forceNew: true, computed: true },
+    namePrefix: { forceNew: true, computed: true },
+    policy: {},
+    role: { forceNew: true },
+};
+
 const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = {
     container: CONTAINER,
     network: NETWORK,
@@ -252,6 +292,8 @@ const TF_SCHEMAS: Partial<Record<Kind, Record<string, TfField>>> = {
     awsVolumeAttachment: AWS_VOLUME_ATTACHMENT,
     awsEipAssociation: AWS_EIP_ASSOCIATION,
     awsInstanceState: AWS_INSTANCE_STATE,
+    awsMetricAlarm: AWS_METRIC_ALARM,
+    awsRolePolicy: AWS_ROLE_POLICY,
 };
 const IMAGE_INPUTS = ["build", "buildOnPreview", "imageName", "registry", "skipPush"];
 const COMMAND_INPUTS = [

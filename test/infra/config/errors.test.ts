@@ -10,7 +10,7 @@ describe("parseConfig unknown keys", () => {
         "appVersion, appDir, appPort, healthPath, healthTimeout, migrateTimeout, stopGraceSeconds, keepImages, appCommand, createCommand, " +
         "migrateCommand, healthCheckCommand, appEnv, target, localPort, localKeepData, instanceType, instanceName, adminCidrs, allowPublicAdmin, " +
         "sshPublicKey, keyName, rootVolumeSize, dataVolumeSize, availabilityZone, subnetId, dataSnapshotId, amiId, mysqlImage, " +
-        "nginxImage, maxBodySize, clientTimeout, connLimitPerClient, rateLimitPerClient, mysqlUser, mysqlDatabase, updateStrategy, domain, domainAliases, acmeEmail, acmeServer, acmeCaCertificate, acmeImage, hstsSeconds, route53ZoneId, mysqlPassword, mysqlRootPassword, secretKeyBase";
+        "nginxImage, maxBodySize, clientTimeout, connLimitPerClient, rateLimitPerClient, mysqlUser, mysqlDatabase, updateStrategy, domain, domainAliases, acmeEmail, acmeServer, acmeCaCertificate, acmeImage, hstsSeconds, route53ZoneId, backupSchedule, backupRetain, dumpBucket, alertEmail, logRetentionDays, appImage, mysqlPassword, mysqlRootPassword, secretKeyBase";
 
     it("never repeats the value of an unknown key: it may be a mistyped secret", () => {
         assert.throws(

@@ -62,6 +62,14 @@ describe("parseConfig defaults", () => {
                 mysqlDatabase: "app",
                 updateStrategy: "reboot",
                 https: undefined,
+                day2: {
+                    backupSchedule: { kind: "every", hours: 24, at: "03:00" },
+                    backupRetain: 7,
+                    dumpBucket: false,
+                    alertEmail: undefined,
+                    logRetentionDays: 14,
+                },
+                appImage: undefined,
             },
         );
     });

@@ -62,7 +62,9 @@ describe("planDeployment", () => {
             context: "./app",
             dockerfile: "./app/Dockerfile",
             platform: "linux/arm64",
+            pinned: false,
         });
+        assert.equal(plan.rollback, false);
     });
 
     it("runs MySQL on the data volume, health-checked, replaced delete-first", () => {
@@ -193,6 +195,7 @@ describe("planDeployment", () => {
                 BERTH_DRAIN_SECONDS: "2",
                 BERTH_SERVING_CPU_SHARES: "1024",
                 BERTH_APP_IMAGE_REPO: "berth-dev-app",
+                BERTH_APP_VERSION: "7",
                 BERTH_KEEP_APP_IMAGES: "3",
                 BERTH_BUILD_CACHE_KEEP_BYTES: String(1024 ** 3),
             },
