@@ -13,6 +13,12 @@ export = (async () => {
     const target = config.target === "local" ? localTarget(config) : await awsTarget(config);
     const app = new Deployment("berth", { ...appSettings(config), ...secrets, ...target.deployment });
 
+    const cloudWatch =
+        config.target === "aws"
+            ? pulumi
+                  .all([app.appContainer, providerRegion()])
+                  .apply(([container, region]) => cloudWatchTailCommand(logGroupName(config.stack), container, region))
+            : undefined;
     return {
         url: target.url,
         appVersion: config.appVersion,
@@ -20,13 +26,14 @@ export = (async () => {
         ...target.outputs,
         ...(app.mysqlVolume && { mysqlVolume: app.mysqlVolume }),
         ...(app.acmeContainer && { certificateLogsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.acmeContainer}` }),
-        logsCommand: pulumi.interpolate`${target.docker} logs --follow ${app.appContainer}`,
-        // The same logs from CloudWatch Logs (target aws), kept there after the container or the host is gone.
-        ...(config.target === "aws" && {
-            cloudWatchLogsCommand: pulumi
-                .all([app.appContainer, providerRegion()])
-                .apply(([container, region]) => cloudWatchTailCommand(logGroupName(config.stack), container, region)),
-        }),
+        // Both ways on target aws: the engine's own copy (Docker's dual logging), then, after a shell comment
+        // (`eval` and a paste run the first only), CloudWatch Logs, which keeps them after the container or the
+        // host is gone; that one alone is cloudWatchLogsCommand.
+        logsCommand:
+            cloudWatch === undefined
+                ? pulumi.interpolate`${target.docker} logs --follow ${app.appContainer}`
+                : pulumi.interpolate`${target.docker} logs --follow ${app.appContainer}  # or, from CloudWatch Logs: ${cloudWatch}`,
+        ...(cloudWatch && { cloudWatchLogsCommand: cloudWatch }),
         execCommand: pulumi.interpolate`${target.docker} exec -it ${app.appContainer} <command>`,
     };
 })();

@@ -215,7 +215,11 @@ describe("the deployment under mocks", () => {
 
     it("prints ready-to-paste commands", () => {
         const name = String(output(v1, "appContainer").value);
-        assert.equal(output(v1, "logsCommand").value, `docker --context berth-dev logs --follow ${name}`);
+        // Both ways: the engine's copy, then (after a shell comment, so `eval` runs the first) CloudWatch Logs.
+        assert.equal(
+            output(v1, "logsCommand").value,
+            `docker --context berth-dev logs --follow ${name}  # or, from CloudWatch Logs: ${String(output(v1, "cloudWatchLogsCommand").value)}`,
+        );
         assert.equal(output(v1, "execCommand").value, `docker --context berth-dev exec -it ${name} <command>`);
         assert.match(String(output(v1, "dockerContextCommand").value), /node scripts\/docker-context\.js berth-dev$/);
         assert.match(String(output(v1, "url").value), /^http:\/\/ec2-.*\/$/);

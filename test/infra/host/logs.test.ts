@@ -89,7 +89,10 @@ describe("container logs under mocks (the program, its defaults)", () => {
             output(r, "cloudWatchLogsCommand").value,
             `aws logs tail /berth/dev --follow --log-stream-names ${container} --region eu-west-1`,
         );
-        assert.equal(output(r, "logsCommand").value, `docker --context berth-dev logs --follow ${container}`);
+        assert.equal(
+            output(r, "logsCommand").value,
+            `docker --context berth-dev logs --follow ${container}  # or, from CloudWatch Logs: aws logs tail /berth/dev --follow --log-stream-names ${container} --region eu-west-1`,
+        );
     });
 });
 
