@@ -2,7 +2,7 @@
  * The day-2 keys of target aws: scheduled snapshots of the data volume, the dumps' S3 copy, alerts, and
  * how long the containers' logs are kept in CloudWatch Logs.
  */
-import { ConfigError } from "./fields";
+import { ConfigError, recording, trimmed as present } from "./fields";
 import type { RawConfig } from "./types";
 
 /**
@@ -44,11 +44,6 @@ export const LOG_RETENTION_DAYS = [
 const SCHEDULE_FORM =
     '"daily" (03:00 UTC), "daily at HH:MM" (UTC), "every N hours" (N: 1, 2, 3, 4, 6, 8, 12 or 24, from 00:00 UTC) or "off"';
 
-function present(raw: RawConfig, key: string): string | undefined {
-    const v = raw[key];
-    return v === undefined || v.trim() === "" ? undefined : v.trim();
-}
-
 export function parseBackupSchedule(text: string | undefined): BackupSchedule {
     const v = (text ?? "daily").toLowerCase().replace(/\s+/g, " ");
     if (v === "off") return { kind: "off" };
@@ -63,15 +58,7 @@ export function parseBackupSchedule(text: string | undefined): BackupSchedule {
 
 /** The day-2 settings; every problem goes to `fail`, so all are reported at once. */
 export function parseDay2(raw: RawConfig, fail: (e: ConfigError) => void): Day2Config {
-    const attempt = <T>(read: () => T, fallback: T): T => {
-        try {
-            return read();
-        } catch (err) {
-            if (!(err instanceof ConfigError)) throw err;
-            fail(err);
-            return fallback;
-        }
-    };
+    const attempt = recording(fail);
     const retain = attempt(() => {
         const v = present(raw, "backupRetain");
         if (v === undefined) return 7;

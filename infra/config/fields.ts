@@ -114,6 +114,28 @@ function present(raw: RawConfig, key: string): string | undefined {
     return v === undefined || v === "" ? undefined : v;
 }
 
+/** A key's value trimmed, or undefined when unset or blank (Pulumi.yaml's "" default). */
+export function trimmed(raw: RawConfig, key: string): string | undefined {
+    const v = raw[key];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+/**
+ * Reads through `read`, or records its ConfigError through `fail` and returns `fallback`: every bad key is
+ * reported at once.
+ */
+export function recording(fail: (e: ConfigError) => void) {
+    return <T>(read: () => T, fallback: T): T => {
+        try {
+            return read();
+        } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            fail(err);
+            return fallback;
+        }
+    };
+}
+
 export function string(raw: RawConfig, key: string, def: string): string {
     return present(raw, key) ?? def;
 }

@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import { ConfigError } from "./fields";
+import { ConfigError, recording, trimmed as present } from "./fields";
 import { isImageReference } from "./image";
 import type { RawConfig } from "./types";
 
@@ -77,11 +77,6 @@ export function dnsNameProblem(name: string): string | undefined {
     // A numeric top-level label would make "1.2.3.4"-like names that are not IPs; no TLD is numeric (RFC 3696 section 2).
     if (/^[0-9]+$/.test(labels[labels.length - 1] ?? "")) return "the last label is numeric";
     return undefined;
-}
-
-function present(raw: RawConfig, key: string): string | undefined {
-    const v = raw[key];
-    return v === undefined || v.trim() === "" ? undefined : v;
 }
 
 /** One name as typed: trimmed, lower case, one trailing dot dropped; refused with the reason. */
@@ -170,15 +165,7 @@ function integer(raw: RawConfig, key: string, min: number, max: number, def: num
  * `fail`, so they are all reported at once; a key set without `domain` is one of them.
  */
 export function parseHttps(raw: RawConfig, fail: (e: ConfigError) => void): HttpsConfig | undefined {
-    const attempt = <T>(read: () => T, fallback: T): T => {
-        try {
-            return read();
-        } catch (err) {
-            if (!(err instanceof ConfigError)) throw err;
-            fail(err);
-            return fallback;
-        }
-    };
+    const attempt = recording(fail);
     const domainText = present(raw, "domain");
     if (domainText === undefined) {
         for (const [key, def] of Object.entries(HTTPS_KEYS)) {

@@ -6,6 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BackupSchedule } from "../config";
+import type { PolicyDocument } from "./iam";
+export type { PolicyDocument, PolicyStatement } from "./iam";
 
 /** Where the stack's ARNs point: the provider's partition, region and account. */
 export interface AwsAccount {
@@ -50,19 +52,6 @@ export const DLM_TRUST_POLICY = {
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }],
 } as const;
-
-export interface PolicyStatement {
-    Sid: string;
-    Effect: "Allow";
-    Action: string[];
-    Resource: string[];
-    Condition?: Record<string, Record<string, string>>;
-}
-
-export interface PolicyDocument {
-    Version: "2012-10-17";
-    Statement: PolicyStatement[];
-}
 
 /**
  * What DLM needs to snapshot the one volume (the actions of the custom role in
